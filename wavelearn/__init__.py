@@ -21,3 +21,32 @@ __all__ = [
     "to_numpy",
     "use_backend",
 ]
+
+from wavelearn.transforms import (  # noqa: E402
+    dwt,
+    dwt_adjoint,
+    dwt_coeff_len,
+    dwt_max_level,
+    idwt,
+    idwt_adjoint,
+    wavedec,
+    wavedec_adjoint,
+    waverec,
+    waverec_adjoint,
+)
+from wavelearn.wavelets import MODES, Wavelet  # noqa: E402
+
+__all__ += [
+    "MODES",
+    "Wavelet",
+    "dwt",
+    "dwt_adjoint",
+    "dwt_coeff_len",
+    "dwt_max_level",
+    "idwt",
+    "idwt_adjoint",
+    "wavedec",
+    "wavedec_adjoint",
+    "waverec",
+    "waverec_adjoint",
+]
