@@ -32,7 +32,10 @@ class TorchBackend(Backend):
             return x.to(device=self.device, dtype=dtype)
         if type(x).__module__.split(".")[0] == "cupy":
             x = x.get()
-        return torch.as_tensor(np.asarray(x), dtype=dtype, device=self.device)
+        x = np.asarray(x)
+        if not x.flags.writeable or any(s < 0 for s in x.strides):
+            x = x.copy()  # torch can wrap neither read-only nor reversed (x[::-1]) arrays
+        return torch.as_tensor(x, dtype=dtype, device=self.device)
 
     def owns(self, x: Any) -> bool:
         return self.torch.is_tensor(x) and str(x.device) == self.device

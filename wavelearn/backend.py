@@ -203,7 +203,8 @@ def to_numpy(x: Any) -> Any:
     """Copy an array of any backend to a NumPy array on the host."""
     library = _library_of(x)
     if library == "torch":
-        return x.detach().cpu().numpy()
+        # resolve_*: lazy views such as x.conj() or x.conj().imag refuse .numpy()
+        return x.detach().cpu().resolve_conj().resolve_neg().numpy()
     if library == "cupy":
         return x.get()
     import numpy as np

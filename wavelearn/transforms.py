@@ -115,7 +115,7 @@ def _as_array(data: Any, name: str) -> Any:
             f"{name} must be an array (numpy, cupy or torch) or a list of numbers, "
             f"got {type(data).__name__}"
         )
-    if data.dtype == object or getattr(data.dtype, "kind", "") in "USV":
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "biufc":
         raise TypeError(f"{name} must hold numbers, got dtype {data.dtype}")
     return data
 

@@ -1,0 +1,290 @@
+"""Layers with hand-written forward and backward passes.
+
+Every layer follows the same contract (see :mod:`wavelearn.nn.module`):
+``forward(x)`` stores what it needs in ``self.cache``; ``backward(dy)`` returns
+``dx`` and *adds* parameter gradients into ``param.grad``. Parameters are drawn
+with a numpy Generator and moved to the active backend, so numpy, cupy and
+torch start from identical values for the same seed. Inputs whose dtype differs
+from the parameters' are cast to the parameter dtype (float32 by default).
+
+Notation: ``B, N`` are leading (batch, sequence) dims, any number of them is
+allowed; ``D`` is the feature dim; ``M`` is the number of rows after flattening
+the leading dims.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from wavelearn.backend import array_namespace, backend_of
+from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter
+
+
+class Linear(Module):
+    r"""Affine map over the last dim: :math:`y = x W^\top + b`.
+
+    Shapes: ``x (..., in_features) -> y (..., out_features)``,
+    ``weight (out_features, in_features)``, ``bias (out_features,)``.
+
+    Initialisation as ``torch.nn.Linear``: :math:`W, b \sim U(-k, k)`,
+    :math:`k = 1/\sqrt{\text{in\_features}}`.
+
+    Backward, with the leading dims flattened to ``M`` rows:
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} W, \quad
+        \frac{\partial L}{\partial W} = \Big(\frac{\partial L}{\partial y}\Big)^\top x, \quad
+        \frac{\partial L}{\partial b} = \sum_{m} \frac{\partial L}{\partial y_m}.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        rng = make_rng(rng)
+        k = 1.0 / math.sqrt(in_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = new_parameter(rng.uniform(-k, k, (out_features, in_features)), dtype)
+        self.bias = new_parameter(rng.uniform(-k, k, (out_features,)), dtype) if bias else None
+
+    def forward(self, x: Any) -> Any:
+        xp = array_namespace(x, self.weight.data)
+        x = cast_to(x, self.weight.dtype)  # (..., in)
+        y = xp.matmul(x, self.weight.data.T)  # (..., out)
+        if self.bias is not None:
+            y = y + self.bias.data  # (..., out)
+        self.cache = {"x": x}
+        return y
+
+    def backward(self, dy: Any) -> Any:
+        xp = array_namespace(dy, self.weight.data)
+        dy = cast_to(dy, self.weight.dtype)  # (..., out)
+        x = self.cache["x"]  # (..., in)
+        dy2 = xp.reshape(dy, (-1, self.out_features))  # (M, out)
+        x2 = xp.reshape(x, (-1, self.in_features))  # (M, in)
+        self.weight.accumulate_grad(xp.matmul(dy2.T, x2))  # (out, in)
+        if self.bias is not None:
+            self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (out,)
+        return xp.matmul(dy, self.weight.data)  # (..., in)
+
+
+class LayerNorm(Module):
+    r"""Normalise over the last dim, then scale and shift.
+
+    .. math::
+        \mu = \frac{1}{D}\sum_i x_i, \quad
+        \sigma^2 = \frac{1}{D}\sum_i (x_i - \mu)^2, \quad
+        \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad
+        y = \hat x \odot w + b.
+
+    Backward (llm.c / cs231n form), with :math:`g = \partial L/\partial \hat x = dy \odot w`
+    and :math:`r = 1/\sqrt{\sigma^2+\epsilon}`:
+
+    .. math::
+        \frac{\partial L}{\partial x} = r\Big(g - \overline{g} - \hat x\,\overline{g\hat x}\Big),
+        \quad \frac{\partial L}{\partial w} = \sum_m dy_m \odot \hat x_m, \quad
+        \frac{\partial L}{\partial b} = \sum_m dy_m,
+
+    where the bars are means over the last dim. ``eps`` defaults to ``1e-5`` as
+    in ``torch.nn.LayerNorm``.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, dtype: Any = None) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+        self.weight = new_parameter(np.ones(dim), dtype)
+        self.bias = new_parameter(np.zeros(dim), dtype)
+
+    def forward(self, x: Any) -> Any:
+        xp = array_namespace(x, self.weight.data)
+        x = cast_to(x, self.weight.dtype)  # (..., D)
+        mean = xp.mean(x, axis=-1, keepdims=True)  # (..., 1)
+        xc = x - mean  # (..., D)
+        var = xp.mean(xc * xc, axis=-1, keepdims=True)  # (..., 1)
+        rstd = 1.0 / xp.sqrt(var + self.eps)  # (..., 1)
+        xhat = xc * rstd  # (..., D)
+        self.cache = {"xhat": xhat, "rstd": rstd}
+        return xhat * self.weight.data + self.bias.data  # (..., D)
+
+    def backward(self, dy: Any) -> Any:
+        xp = array_namespace(dy, self.weight.data)
+        dy = cast_to(dy, self.weight.dtype)  # (..., D)
+        xhat, rstd = self.cache["xhat"], self.cache["rstd"]
+        dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
+        self.weight.accumulate_grad(xp.sum(dy2 * xp.reshape(xhat, (-1, self.dim)), axis=0))
+        self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
+        g = dy * self.weight.data  # (..., D)
+        g_mean = xp.mean(g, axis=-1, keepdims=True)  # (..., 1)
+        gx_mean = xp.mean(g * xhat, axis=-1, keepdims=True)  # (..., 1)
+        return rstd * (g - g_mean - xhat * gx_mean)  # (..., D)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_A = 0.044715
+
+
+class GELU(Module):
+    r"""GELU, **tanh approximation** (as ``torch.nn.GELU(approximate='tanh')``, GPT-2).
+
+    .. math::
+        y = \tfrac12 x\,(1 + \tanh u), \quad u = c\,(x + a x^3), \quad
+        c = \sqrt{2/\pi},\ a = 0.044715,
+
+    .. math::
+        \frac{dy}{dx} = \tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3 a x^2).
+
+    No parameters; the output keeps the input dtype.
+    """
+
+    def forward(self, x: Any) -> Any:
+        xp = array_namespace(x)
+        t = xp.tanh(_GELU_C * (x + _GELU_A * x * x * x))  # (...)
+        self.cache = {"x": x, "t": t}
+        return 0.5 * x * (1.0 + t)  # (...)
+
+    def backward(self, dy: Any) -> Any:
+        x, t = self.cache["x"], self.cache["t"]
+        du_dx = _GELU_C * (1.0 + 3.0 * _GELU_A * x * x)  # (...)
+        dydx = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx  # (...)
+        return dy * dydx  # (...)
+
+
+class Dropout(Module):
+    r"""Inverted dropout: in training, :math:`y = x \odot m / (1 - p)` with
+    :math:`m_i \sim \text{Bernoulli}(1 - p)`; backward :math:`dx = dy \odot m / (1-p)`.
+
+    Identity in eval mode and when ``p == 0``. Masks are drawn with this layer's
+    own numpy Generator (``self.rng``, seeded by ``seed``) and moved to the
+    input's backend, so runs are reproducible and identical across backends.
+    Reseed with ``layer.rng = numpy.random.default_rng(seed)``.
+    """
+
+    def __init__(self, p: float = 0.1, seed: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+        self.rng = make_rng(seed)
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or self.p == 0.0:
+            self.cache = {"mask": None}
+            return x
+        keep = self.rng.random(tuple(x.shape)) >= self.p  # (...) numpy bool
+        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
+        mask = cast_to(backend_of(x).asarray(keep * scale), x.dtype)  # (...) on x's backend
+        self.cache = {"mask": mask}
+        return x * mask
+
+    def backward(self, dy: Any) -> Any:
+        mask = self.cache["mask"]
+        return dy if mask is None else dy * mask
+
+
+def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:
+    """``target[idx[m]] += values[m]`` for every ``m``, *accumulating* repeated indices.
+
+    (Plain ``target[idx] += values`` would keep only one of the repeats.)
+    numpy: ``np.add.at``; torch: ``index_add_``; cupy: ``cupyx.scatter_add``.
+    Modifies and returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``.
+    """
+    library = backend_of(target).name
+    if library == "torch":
+        return target.index_add_(0, idx, values)
+    if library == "cupy":
+        import cupyx
+
+        cupyx.scatter_add(target, idx, values)
+        return target
+    np.add.at(target, idx, values)
+    return target
+
+
+class Embedding(Module):
+    r"""Lookup table: :math:`y_{\ldots} = W[\text{ids}_{\ldots}]`.
+
+    Shapes: ``ids (...)`` of any integer dtype, ``weight (num_embeddings,
+    embedding_dim)``, ``y (..., embedding_dim)``. Initialised :math:`\mathcal N(0, 1)`
+    as ``torch.nn.Embedding``.
+
+    Backward: each output row's gradient is added to the row it was read from,
+    :math:`\partial L/\partial W_v = \sum_{m: \text{ids}_m = v} dy_m` (repeated ids
+    accumulate). ``backward`` returns ``None``: integer ids have no gradient.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        dtype: Any = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        rng = make_rng(rng)
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = new_parameter(rng.standard_normal((num_embeddings, embedding_dim)), dtype)
+
+    def forward(self, ids: Any) -> Any:
+        xp = array_namespace(ids, self.weight.data)
+        if not xp.isdtype(ids.dtype, "integral"):
+            raise TypeError(f"Embedding: ids must have an integer dtype, got {ids.dtype}")
+        flat = xp.astype(xp.reshape(ids, (-1,)), xp.int64)  # (M,)
+        if flat.shape[0] and (int(xp.min(flat)) < 0 or int(xp.max(flat)) >= self.num_embeddings):
+            raise IndexError(f"Embedding: ids must be in [0, {self.num_embeddings}), got "
+                             f"[{int(xp.min(flat))}, {int(xp.max(flat))}]")
+        rows = xp.take(self.weight.data, flat, axis=0)  # (M, D)
+        self.cache = {"flat_ids": flat}
+        return xp.reshape(rows, (*ids.shape, self.embedding_dim))  # (..., D)
+
+    def backward(self, dy: Any) -> None:
+        xp = array_namespace(dy, self.weight.data)
+        dy2 = xp.reshape(cast_to(dy, self.weight.dtype), (-1, self.embedding_dim))  # (M, D)
+        dw = xp.zeros_like(self.weight.data)  # (V, D)
+        self.weight.accumulate_grad(scatter_add_rows(xp, dw, self.cache["flat_ids"], dy2))
+        return None
+
+
+class FeedForward(Module):
+    r"""Transformer MLP: ``Linear(dim, hidden) -> GELU -> Dropout -> Linear(hidden, dim)``.
+
+    .. math:: y = W_2\,\mathrm{drop}(\mathrm{GELU}(W_1 x + b_1)) + b_2
+
+    Backward runs the four backwards in reverse order. ``rng`` seeds both
+    linears and, after them, the dropout Generator.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        dropout: float = 0.0,
+        dtype: Any = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        rng = make_rng(rng)
+        self.fc1 = Linear(dim, hidden, dtype=dtype, rng=rng)
+        self.act = GELU()
+        fc2 = Linear(hidden, dim, dtype=dtype, rng=rng)
+        self.drop = Dropout(dropout, seed=int(rng.integers(2**63)))
+        self.fc2 = fc2
+
+    def forward(self, x: Any) -> Any:
+        h = self.fc1(x)  # (..., hidden)
+        h = self.act(h)  # (..., hidden)
+        h = self.drop(h)  # (..., hidden)
+        return self.fc2(h)  # (..., dim)
+
+    def backward(self, dy: Any) -> Any:
+        dh = self.fc2.backward(dy)  # (..., hidden)
+        dh = self.drop.backward(dh)  # (..., hidden)
+        dh = self.act.backward(dh)  # (..., hidden)
+        return self.fc1.backward(dh)  # (..., dim)

@@ -1,0 +1,316 @@
+r"""Wavelet mixing: the token mixer that replaces attention.
+
+Per channel, a mixing layer (1) transforms the sequence into wavelet bands,
+(2) applies a learnable map to the coefficients, (3) transforms back:
+
+.. math::
+    Y = \mathcal{S}\big(f_\theta(\mathcal{A} X)\big), \quad X, Y \in \mathbb{R}^{B\times N\times D}
+
+All three steps are linear in :math:`X`, vectorised over batch and channels
+(the only Python loops run over the :math:`K = J + 1` bands), and each has a
+hand-written backward pass.
+
+**Bands.** ``K = levels + 1`` arrays ``[cA_J, cD_J, ..., cD_1]``, each
+``(B, n_k, D)``.
+
+- :class:`WaveletMixing` (encoders): :math:`\mathcal{A}` = ``wavedec`` and
+  :math:`\mathcal{S}` = ``waverec`` along the sequence (decimated DWT,
+  :math:`n_k \approx N / 2^{\ell_k}`). Default boundary mode
+  ``'periodization'``: exactly :math:`N` coefficients in all, the transform is
+  orthogonal for orthogonal wavelets (its backward is its inverse, gradients
+  keep their norm) and every level exists for every length. Any of the nine
+  modes can be chosen.
+- :class:`CausalWaveletMixing` (decoders): the causal undecimated *à trous*
+  transform, see :func:`causal_analysis`; every band has length :math:`N`.
+
+**Coefficient maps** :math:`f_\theta` (``mixing_mode``), all initialised to
+the identity, so that a fresh layer reconstructs its input exactly:
+
+- ``'pointwise'``: :math:`\tilde c_k = c_k \odot w_k`, weight ``(K, D)``: one
+  gain per band and channel, shared across positions (so any length works).
+- ``'channel'``: :math:`\tilde c_k = c_k W_k`, weight ``(K, D, D)``: a full
+  channel-mixing matrix per band; every entry is used.
+- ``'level'``: :math:`\tilde c_j = P_j \sum_k M_{jk} \odot R_k c_k`, weight
+  ``(K, K, D)``: bands exchange information at the same place in the
+  sequence. :math:`R_k` spreads coefficient :math:`i` of band :math:`k` over
+  the :math:`r_k = 2^{\ell_k}` positions it covers (a common grid),
+  :math:`P_j = R_j^\top / r_j` averages them back; for the undecimated causal
+  bands :math:`r_k = 1`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from wavelearn import transforms as tr
+from wavelearn.backend import array_namespace
+from wavelearn.nn.module import Module, cast_to, new_parameter
+from wavelearn.wavelets import as_wavelet, check_mode
+
+MIXING_MODES = ("pointwise", "channel", "level")
+
+
+def check_mixing_mode(mixing_mode: Any) -> str:
+    if mixing_mode not in MIXING_MODES:
+        raise ValueError(f"mixing_mode must be one of {', '.join(MIXING_MODES)}; "
+                         f"got {mixing_mode!r}")
+    return mixing_mode
+
+
+# ---------------------------------------------------------------------------
+# Coefficient maps f_theta: forward and backward on lists of bands (B, n_k, D)
+# ---------------------------------------------------------------------------
+
+
+def identity_weight(mixing_mode: str, n_bands: int, dim: int) -> np.ndarray:
+    """The initial weight of each mode: the identity map on the coefficients."""
+    if mixing_mode == "pointwise":
+        return np.ones((n_bands, dim))  # (K, D)
+    if mixing_mode == "channel":
+        return np.broadcast_to(np.eye(dim), (n_bands, dim, dim)).copy()  # (K, D, D)
+    return np.broadcast_to(np.eye(n_bands)[:, :, None], (n_bands, n_bands, dim)).copy()
+
+
+def mix_forward(xp: Any, mode: str, bands: list, weight: Any, repeats: list[int]) -> list:
+    r"""Apply :math:`f_\theta` (see the module docstring) to ``bands``."""
+    if mode == "pointwise":
+        return [c * weight[k] for k, c in enumerate(bands)]  # (B, n_k, D)
+    if mode == "channel":
+        return [xp.matmul(c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
+    grid = _grid_length(bands, repeats)
+    spread = [_spread(xp, c, r, grid) for c, r in zip(bands, repeats, strict=True)]
+    return [
+        _gather(xp, sum(weight[j, k] * u for k, u in enumerate(spread)), r, c.shape[1]) / r
+        for j, (c, r) in enumerate(zip(bands, repeats, strict=True))
+    ]  # (B, n_j, D)
+
+
+def mix_backward(
+    xp: Any, mode: str, bands: list, weight: Any, repeats: list[int], dout: list
+) -> tuple[list, Any]:
+    r"""``(dbands, dweight)`` of :func:`mix_forward`, given ``dout`` (per band).
+
+    pointwise: :math:`\bar c_k = \bar{\tilde c}_k \odot w_k`,
+    :math:`\bar w_k = \sum_{b,i} c_k \odot \bar{\tilde c}_k`;
+    channel: :math:`\bar c_k = \bar{\tilde c}_k W_k^\top`,
+    :math:`\bar W_k = c_k^\top \bar{\tilde c}_k` (summed over the batch);
+    level: :math:`\bar S_j = R_j \bar{\tilde c}_j / r_j`,
+    :math:`\bar M_{jk} = \sum R_k c_k \odot \bar S_j`,
+    :math:`\bar c_k = R_k^\top \sum_j M_{jk} \odot \bar S_j`.
+    """
+    if mode == "pointwise":
+        dw = xp.stack([xp.sum(c * g, axis=(0, 1)) for c, g in zip(bands, dout, strict=True)])
+        return [g * weight[k] for k, g in enumerate(dout)], dw  # (K, D)
+    if mode == "channel":
+        dw = xp.stack([_batched_outer(xp, c, g) for c, g in zip(bands, dout, strict=True)])
+        return [xp.matmul(g, weight[k].T) for k, g in enumerate(dout)], dw  # (K, D, D)
+    grid = _grid_length(bands, repeats)
+    spread = [_spread(xp, c, r, grid) for c, r in zip(bands, repeats, strict=True)]
+    ds = [_spread(xp, g, r, grid) / r for g, r in zip(dout, repeats, strict=True)]  # (B, G, D)
+    dw = xp.stack([xp.stack([xp.sum(u * s, axis=(0, 1)) for u in spread]) for s in ds])
+    dbands = [
+        _gather(xp, sum(weight[j, k] * s for j, s in enumerate(ds)), r, c.shape[1])
+        for k, (c, r) in enumerate(zip(bands, repeats, strict=True))
+    ]
+    return dbands, dw  # dw (K, K, D)
+
+
+def _batched_outer(xp: Any, c: Any, g: Any) -> Any:
+    """:math:`\\sum_b c_b^T g_b` for ``c, g`` ``(B, n, D)`` -> ``(D, D)``."""
+    d = c.shape[-1]
+    return xp.matmul(xp.reshape(c, (-1, d)).T, xp.reshape(g, (-1, d)))
+
+
+def _grid_length(bands: list, repeats: list[int]) -> int:
+    return max(c.shape[1] * r for c, r in zip(bands, repeats, strict=True))
+
+
+def _spread(xp: Any, c: Any, r: int, grid: int) -> Any:
+    """:math:`R`: repeat each coefficient ``r`` times, zero-fill to ``grid``."""
+    B, n, D = c.shape
+    if r > 1:
+        c = xp.reshape(xp.broadcast_to(c[:, :, None, :], (B, n, r, D)), (B, n * r, D))
+    if n * r < grid:
+        c = xp.concat([c, xp.zeros((B, grid - n * r, D), dtype=c.dtype, device=_dev(c))], axis=1)
+    return c  # (B, grid, D)
+
+
+def _gather(xp: Any, s: Any, r: int, n: int) -> Any:
+    """:math:`R^T`: sum the ``r`` grid positions of each of ``n`` coefficients."""
+    B, _, D = s.shape
+    s = s[:, : n * r, :]
+    return s if r == 1 else xp.sum(xp.reshape(s, (B, n, r, D)), axis=2)  # (B, n, D)
+
+
+def _dev(x: Any) -> Any:
+    return None if isinstance(x, np.ndarray) else x.device
+
+
+# ---------------------------------------------------------------------------
+# The causal (undecimated, a trous) filter bank of the decoder
+# ---------------------------------------------------------------------------
+
+
+def causal_lowpass(wavelet: Any) -> np.ndarray:
+    r"""The scaling filter of ``wavelet`` normalised to unit sum, :math:`\bar h = h / \sum h`,
+    so that a constant sequence stays entirely in the approximation band."""
+    h = as_wavelet(wavelet).dec_lo
+    return h / h.sum()
+
+
+def causal_filter(xp: Any, x: Any, h: np.ndarray, dilation: int) -> Any:
+    r"""Causal dilated convolution along axis 1, zeros before the start:
+    :math:`s[t] = \sum_i \bar h[i]\, x[t - i\delta]`. Reads no sample after ``t``."""
+    n = x.shape[1]
+    s = xp.zeros_like(x)  # (B, N, D)
+    for i, hi in enumerate(h.tolist()):
+        lag = i * dilation
+        if lag < n and hi != 0.0:
+            s[:, lag:, :] += hi * x[:, : n - lag, :]
+    return s
+
+
+def causal_filter_adjoint(xp: Any, g: Any, h: np.ndarray, dilation: int) -> Any:
+    r"""Adjoint of :func:`causal_filter`: :math:`z[t] = \sum_i \bar h[i]\, g[t + i\delta]`."""
+    n = g.shape[1]
+    z = xp.zeros_like(g)  # (B, N, D)
+    for i, hi in enumerate(h.tolist()):
+        lag = i * dilation
+        if lag < n and hi != 0.0:
+            z[:, : n - lag, :] += hi * g[:, lag:, :]
+    return z
+
+
+def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
+    r"""Causal *à trous* decomposition: ``[a_J, d_J, ..., d_1]``, each ``(B, N, D)``.
+
+    .. math::
+        a_0 = x,\quad a_j = \bar h_{\uparrow 2^{j-1}} * a_{j-1},\quad d_j = a_{j-1} - a_j
+
+    (:math:`\bar h_{\uparrow \delta}`: the lowpass with :math:`\delta - 1`
+    zeros between its taps). Every filter is causal (zeros are padded on the
+    left), so band values at position :math:`t` depend on :math:`x[\le t]`
+    only; and the bands telescope, :math:`x = a_J + \sum_j d_j`, so the
+    synthesis is a sum -- causal too, with no delay. A decimated DWT cannot
+    do this: its boundary modes and its synthesis filters reach ahead in time.
+    """
+    a, details = x, []
+    for j in range(1, levels + 1):
+        s = causal_filter(xp, a, h, 2 ** (j - 1))  # (B, N, D)
+        details.append(a - s)
+        a = s
+    return [a, *details[::-1]]
+
+
+def causal_analysis_adjoint(xp: Any, dbands: list, h: np.ndarray) -> Any:
+    r"""Adjoint of :func:`causal_analysis`: from the last level down,
+    :math:`\bar a_{j-1} = \bar d_j + C_j^\top(\bar a_j - \bar d_j)`."""
+    levels = len(dbands) - 1
+    da = dbands[0]
+    for j in range(levels, 0, -1):
+        dd = dbands[levels - j + 1]  # gradient of d_j
+        da = dd + causal_filter_adjoint(xp, da - dd, h, 2 ** (j - 1))
+    return da
+
+
+# ---------------------------------------------------------------------------
+# The layers
+# ---------------------------------------------------------------------------
+
+
+class _MixingBase(Module):
+    """Shared parameter handling of the two mixing layers."""
+
+    def __init__(self, hidden_dim: int, wavelet: Any, levels: int, mixing_mode: str,
+                 dtype: Any) -> None:
+        super().__init__()
+        if not isinstance(levels, int) or levels < 1:
+            raise ValueError(f"levels must be an int >= 1, got {levels!r}")
+        self.wavelet = as_wavelet(wavelet)
+        self.levels, self.hidden_dim = levels, hidden_dim
+        self.mixing_mode = check_mixing_mode(mixing_mode)
+        self.weight = new_parameter(identity_weight(mixing_mode, levels + 1, hidden_dim), dtype)
+
+    def _mix(self, xp: Any, bands: list, repeats: list[int]) -> list:
+        return mix_forward(xp, self.mixing_mode, bands, self.weight.data, repeats)
+
+    def _mix_backward(self, xp: Any, dout: list) -> list:
+        bands, repeats = self.cache["bands"], self.cache["repeats"]
+        dbands, dw = mix_backward(xp, self.mixing_mode, bands, self.weight.data, repeats, dout)
+        self.weight.accumulate_grad(dw)
+        return dbands
+
+
+class WaveletMixing(_MixingBase):
+    """DWT -> learnable coefficient map -> inverse DWT, along the sequence axis.
+
+    ``x (B, N, D) -> y (B, N, D)``, any ``N >= 1``; ``y == x`` at initialisation.
+    See the module docstring for the modes and their weight shapes.
+
+    Args:
+        hidden_dim: ``D``. wavelet: any discrete PyWavelets name.
+        levels: ``J``. mixing_mode: 'pointwise' | 'channel' | 'level'.
+        mode: DWT boundary mode (default 'periodization', see module docstring).
+    """
+
+    def __init__(self, hidden_dim: int, wavelet: Any = "db4", levels: int = 3,
+                 mixing_mode: str = "pointwise", mode: str = "periodization",
+                 dtype: Any = None) -> None:
+        super().__init__(hidden_dim, wavelet, levels, mixing_mode, dtype)
+        self.mode = check_mode(mode)
+
+    def forward(self, x: Any) -> Any:
+        xp = array_namespace(x, self.weight.data)
+        x = cast_to(x, self.weight.dtype)  # (B, N, D)
+        a, details = x, []
+        for _ in range(self.levels):
+            a, d = tr._dwt3(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
+            details.append(d)
+        bands = [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1]
+        repeats = [2**self.levels] + [2**j for j in range(self.levels, 0, -1)]
+        self.cache = {"bands": bands, "repeats": repeats, "n": x.shape[1]}
+        return self._synthesis(xp, self._mix(xp, bands, repeats), x.shape[1])
+
+    def _synthesis(self, xp: Any, bands: list, n: int) -> Any:
+        a = bands[0]
+        for j, d in enumerate(bands[1:], start=1):
+            a = tr._idwt3(xp, tr._fit_approx(a, d, j, self.levels), d, self.wavelet, self.mode)
+        return a[:, :n, :]  # (B, N, D): waverec(..., length=N)
+
+    def backward(self, dy: Any) -> Any:
+        xp = array_namespace(dy, self.weight.data)
+        dy = cast_to(dy, self.weight.dtype)  # (B, N, D)
+        lengths = [c.shape[1] for c in self.cache["bands"]]
+        dout = tr.waverec_adjoint(dy, self.wavelet, self.mode, axis=1, coeff_lengths=lengths)
+        dbands = self._mix_backward(xp, dout)
+        return tr.wavedec_adjoint(dbands, self.wavelet, self.mode, axis=1, length=self.cache["n"])
+
+
+class CausalWaveletMixing(_MixingBase):
+    """The decoder's mixer: causal à trous bands -> coefficient map -> sum.
+
+    The output at position ``t`` depends on inputs at positions ``<= t`` only,
+    for every wavelet, level, mixing mode and weight value (see
+    :func:`causal_analysis`). ``y == x`` at initialisation.
+    """
+
+    def __init__(self, hidden_dim: int, wavelet: Any = "db4", levels: int = 2,
+                 mixing_mode: str = "pointwise", dtype: Any = None) -> None:
+        super().__init__(hidden_dim, wavelet, levels, mixing_mode, dtype)
+        self.lowpass = causal_lowpass(self.wavelet)
+
+    def forward(self, x: Any) -> Any:
+        xp = array_namespace(x, self.weight.data)
+        x = cast_to(x, self.weight.dtype)  # (B, N, D)
+        bands = causal_analysis(xp, x, self.lowpass, self.levels)  # K x (B, N, D)
+        repeats = [1] * len(bands)
+        self.cache = {"bands": bands, "repeats": repeats}
+        return sum(self._mix(xp, bands, repeats))  # (B, N, D)
+
+    def backward(self, dy: Any) -> Any:
+        xp = array_namespace(dy, self.weight.data)
+        dy = cast_to(dy, self.weight.dtype)  # (B, N, D)
+        dbands = self._mix_backward(xp, [dy] * len(self.cache["bands"]))
+        return causal_analysis_adjoint(xp, dbands, self.lowpass)
