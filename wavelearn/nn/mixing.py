@@ -155,8 +155,15 @@ def _dev(x: Any) -> Any:
 
 def causal_lowpass(wavelet: Any) -> np.ndarray:
     r"""The scaling filter of ``wavelet`` normalised to unit sum, :math:`\bar h = h / \sum h`,
-    so that a constant sequence stays entirely in the approximation band."""
-    h = as_wavelet(wavelet).dec_lo
+    so that a constant sequence stays entirely in the approximation band.
+
+    Tap :math:`i` multiplies the sample :math:`i` steps back. Of the filter's two
+    orientations (``dec_lo`` and its reverse ``rec_lo``) we take the one whose
+    weight sits on the *first* taps (for Daubechies wavelets the minimum-phase
+    one), so the smoothed band lags the input as little as a causal filter can.
+    """
+    w = as_wavelet(wavelet)
+    h = min((w.rec_lo, w.dec_lo), key=lambda f: float(np.sum(np.arange(f.size) * f**2)))
     return h / h.sum()
 
 
