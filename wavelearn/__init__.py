@@ -50,3 +50,19 @@ __all__ += [
     "waverec",
     "waverec_adjoint",
 ]
+
+from wavelearn.config import (  # noqa: E402
+    WaveletDecoderConfig,
+    WaveletEncoderConfig,
+    WaveletTransformerConfig,
+)
+from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer  # noqa: E402
+
+__all__ += [
+    "WaveletDecoder",
+    "WaveletDecoderConfig",
+    "WaveletEncoder",
+    "WaveletEncoderConfig",
+    "WaveletTransformer",
+    "WaveletTransformerConfig",
+]

@@ -1,0 +1,505 @@
+r"""Wavelet transformers: attention replaced by wavelet mixing, backward written by hand.
+
+Three models share one architecture (the API follows ``spectrans``'s
+``WaveletTransformer`` / ``WaveletEncoder`` / ``WaveletDecoder``)::
+
+    ids (B, N) --Embedding--> (B, N, D)      or  inputs_embeds (B, N, D)
+      -> cast to the model dtype -> + positional encoding -> Dropout
+      -> num_layers x WaveletBlock  (pre-norm; wavelearn.nn.block)
+           h = x + Dropout(Mix(LN1(x)))
+           y = h + Dropout(Linear(GELU(Linear(LN2(h)))))   (GELU tanh, Dropout inside too)
+      -> final LayerNorm -> head
+
+* :class:`WaveletTransformer`: ``Mix`` = :class:`~wavelearn.nn.mixing.WaveletMixing`
+  (decimated DWT, any boundary mode), head chosen by ``output_type``.
+* :class:`WaveletEncoder`: the same without a token embedding or head; it maps
+  ``inputs_embeds`` to hidden states.
+* :class:`WaveletDecoder`: ``Mix`` = :class:`~wavelearn.nn.mixing.CausalWaveletMixing`
+  (causal à trous bands), a language-model head, and :meth:`WaveletDecoder.generate`.
+
+**Contract.** ``out = model(input_ids)`` or ``model(inputs_embeds=x,
+attention_mask=m)`` runs the forward pass and caches what the backward pass
+needs; ``model.backward(dout)`` takes :math:`\partial L/\partial\,\text{out}`,
+*adds* the gradient of every parameter into ``param.grad`` and returns
+:math:`\partial L/\partial\,\text{inputs\_embeds}` (``None`` for token ids,
+which have no gradient). There is no autograd: each layer's chain rule is
+written out in its own ``backward``.
+
+**Padding.** ``attention_mask (B, N)`` of 0/1 marks real tokens; rows must be
+right-padded (ones, then zeros). Outputs at real positions -- and the pooled
+output -- are then exactly those of the unpadded sequences: per-token layers
+cannot mix positions, and each block runs its mixer on each group of rows of
+equal real length separately (:mod:`wavelearn.nn.block`). The decoder is
+causal, so padding at the end never reaches a real position anyway.
+
+**Dtypes.** Parameters and activations are float32 unless ``dtype='float64'``;
+float64 ``inputs_embeds`` are cast down, never promoting the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from array_api_compat import device as device_of
+
+from wavelearn.backend import array_namespace, backend_of, to_numpy
+from wavelearn.config import (
+    WaveletDecoderConfig,
+    WaveletEncoderConfig,
+    WaveletTransformerConfig,
+)
+from wavelearn.nn.block import WaveletBlock
+from wavelearn.nn.layers import Dropout, Embedding, LayerNorm, Linear
+from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
+from wavelearn.nn.module import Module, cast_to, numpy_dtype
+from wavelearn.nn.positional import make_positional_encoding
+
+# Independent random streams derived from ``seed`` (numpy SeedSequence entropy lists).
+_EMBED_STREAM, _BLOCK_STREAM, _HEAD_STREAM = 0, 1, 2
+
+
+class WaveletTransformer(Module):
+    r"""Wavelet transformer: token/embedding input -> wavelet blocks -> task head.
+
+    Args (the ``spectrans`` signature):
+        vocab_size: size of the token vocabulary; ``None``: no embedding, the model
+            takes ``inputs_embeds (B, N, hidden_dim)``.
+        hidden_dim: ``D``. num_layers: number of blocks.
+        max_sequence_length: the longest ``N`` accepted (and the positional tables' size).
+        wavelet: a discrete wavelet name ('haar', 'db4', 'sym6', 'coif3', ...).
+        levels: ``J``, decomposition levels of every mixer.
+        mixing_mode: coefficient map, 'pointwise' | 'channel' | 'level'
+            (:mod:`wavelearn.nn.mixing`).
+        num_classes: output size of the 'classification' / 'sequence' heads
+            ('regression': defaults to 1).
+        use_positional_encoding / positional_encoding_type: 'sinusoidal',
+            'learned', 'rotary' or 'none' (:mod:`wavelearn.nn.positional`).
+        dropout: probability of every dropout layer.
+        ffn_hidden_dim: FFN width ``H``; ``None`` means ``4 * hidden_dim``.
+        norm_eps: ``eps`` of every LayerNorm.
+        output_type: 'classification' (pool -> Linear(D, num_classes)),
+            'regression' (pool -> Linear(D, num_classes or 1)),
+            'sequence' (per token Linear(D, num_classes)),
+            'lm' (per token Linear(D, vocab_size)) or 'none' (hidden states).
+        gradient_checkpointing: blocks recompute their forward during backward.
+
+    Keyword-only extras:
+        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
+            sequence gives exactly N coefficients in all, the transform is
+            orthogonal for orthogonal wavelets (its backward is its inverse, so
+            gradients keep their norm), and every level exists for every length.
+        pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
+            'cls' (the first token); used by the classification/regression heads.
+        dtype: parameter and activation dtype, None (= 'float32') or 'float64'
+            (float64 for gradient checks).
+        seed: seeds parameter initialisation and the dropout generators.
+
+    Attributes: ``config`` (a :class:`~wavelearn.config.WaveletTransformerConfig`),
+    ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
+    :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
+    ``positional``, ``final_norm``, ``head`` (or None).
+    """
+
+    config_class: type = WaveletTransformerConfig
+    causal = False
+
+    def __init__(
+        self,
+        vocab_size: int | None = None,
+        hidden_dim: int = 768,
+        num_layers: int = 12,
+        max_sequence_length: int = 512,
+        wavelet: str = "db4",
+        levels: int = 3,
+        mixing_mode: str = "pointwise",
+        num_classes: int | None = None,
+        use_positional_encoding: bool = True,
+        positional_encoding_type: str = "sinusoidal",
+        dropout: float = 0.1,
+        ffn_hidden_dim: int | None = None,
+        norm_eps: float = 1e-12,
+        output_type: str = "classification",
+        gradient_checkpointing: bool = False,
+        *,
+        mode: str = "periodization",
+        pooling: str = "mean",
+        dtype: Any = None,
+        seed: int = 0,
+    ) -> None:
+        config = WaveletTransformerConfig(
+            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
+            mixing_mode, num_classes, use_positional_encoding, positional_encoding_type,
+            dropout, ffn_hidden_dim, norm_eps, output_type, gradient_checkpointing,
+            mode=mode, pooling=pooling, dtype=dtype, seed=seed)
+        super().__init__()
+        self._setup(config)
+
+    @classmethod
+    def from_config(cls, config: Any) -> WaveletTransformer:
+        """Build the model described by ``config`` (its config class, or a mapping)."""
+        if isinstance(config, Mapping):
+            config = cls.config_class.from_dict(config)
+        if type(config) is not cls.config_class:
+            raise TypeError(f"{cls.__name__}.from_config needs a {cls.config_class.__name__}, "
+                            f"got {type(config).__name__}")
+        return cls(**config.to_dict())
+
+    # -- construction ------------------------------------------------------------------
+
+    def _setup(self, config: Any) -> None:
+        """Build every layer from a validated config (shared by the three models)."""
+        self.config = config
+        self.vocab_size = getattr(config, "vocab_size", None)
+        self.num_classes = getattr(config, "num_classes", None)
+        self.output_type = getattr(config, "output_type", self._fixed_output_type())
+        self.mode = getattr(config, "mode", "periodization")
+        self.pooling = getattr(config, "pooling", "mean")
+        self.hidden_dim, self.num_layers = config.hidden_dim, config.num_layers
+        self.max_sequence_length = config.max_sequence_length
+        self.wavelet, self.levels = config.wavelet, config.levels
+        self.mixing_mode = config.mixing_mode
+        self.ffn_hidden_dim = config.ffn_hidden_dim or 4 * config.hidden_dim
+        self.dtype = numpy_dtype(config.dtype)
+        self.gradient_checkpointing = config.gradient_checkpointing
+        rng = np.random.default_rng([config.seed, _EMBED_STREAM])
+        D, T = self.hidden_dim, self.max_sequence_length
+        self.embedding = (None if self.vocab_size is None
+                          else Embedding(self.vocab_size, D, self.dtype, rng))
+        kind = config.positional_encoding_type if config.use_positional_encoding else "none"
+        self.positional = make_positional_encoding(kind, T, D, self.dtype, rng)
+        self.embed_drop = Dropout(config.dropout, seed=int(rng.integers(2**63)))
+        self.blocks = self.build_blocks()
+        self.final_norm = LayerNorm(D, eps=config.norm_eps, dtype=self.dtype)
+        self.head = self._build_head()
+
+    def _fixed_output_type(self) -> str:
+        return "classification"
+
+    def _make_mixing(self) -> Module:
+        """The token mixer of one block."""
+        return WaveletMixing(self.hidden_dim, self.wavelet, self.levels, self.mixing_mode,
+                             self.mode, dtype=self.dtype)
+
+    def build_blocks(self) -> list[WaveletBlock]:
+        """``num_layers`` fresh blocks (same values on every call: seeded from ``seed``)."""
+        rng = np.random.default_rng([self.config.seed, _BLOCK_STREAM])
+        return [
+            WaveletBlock(self.hidden_dim, self.ffn_hidden_dim, self._make_mixing(),
+                         self.config.dropout, self.config.norm_eps, self.dtype,
+                         checkpoint=self.gradient_checkpointing, rng=rng)
+            for _ in range(self.num_layers)
+        ]
+
+    def _build_head(self) -> Linear | None:
+        """The output layer of ``output_type`` (None for 'none', or while num_classes is
+        missing for 'classification' / 'sequence': the first forward then raises)."""
+        rng = np.random.default_rng([self.config.seed, _HEAD_STREAM])
+        out = {"classification": self.num_classes, "sequence": self.num_classes,
+               "regression": self.num_classes or 1, "lm": self.vocab_size,
+               "none": None}[self.output_type]
+        return None if out is None else Linear(self.hidden_dim, out, dtype=self.dtype, rng=rng)
+
+    # -- forward ----------------------------------------------------------------------
+
+    def forward(self, input_ids: Any = None, inputs_embeds: Any = None,
+                attention_mask: Any = None) -> Any:
+        """Logits / predictions / hidden states, by ``output_type``.
+
+        Shapes: ``input_ids (B, N)`` integers or ``inputs_embeds (B, N, D)`` floats
+        (exactly one), ``attention_mask (B, N)`` of 0/1, right-padded, or None.
+        Output: ``(B, C)`` pooled heads, ``(B, N, C)`` per-token heads, ``(B, N, D)``
+        for 'none'.
+        """
+        self._check_head()
+        x = self._embed(input_ids, inputs_embeds)  # (B, N, D) model dtype
+        lengths, weights = self._read_mask(attention_mask, x)
+        x = self.embed_drop(self.positional(x))  # (B, N, D)
+        block_lengths = None if self.causal else lengths
+        for block in self.blocks:
+            x = block(x, block_lengths)  # (B, N, D)
+        out = self._head_forward(self.final_norm(x), weights)
+        self.cache["out_shape"] = tuple(out.shape)
+        return out
+
+    def _check_head(self) -> None:
+        if self.head is None and self.output_type in ("classification", "sequence"):
+            raise ValueError(f"output_type={self.output_type!r} needs num_classes (the size "
+                             f"of its Linear head); construct the model with num_classes=...")
+
+    def _embed(self, input_ids: Any, inputs_embeds: Any) -> Any:
+        """Token lookup or the given embeddings, cast to the model dtype: ``(B, N, D)``."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids (B, N) or inputs_embeds (B, N, D)")
+        ref = self.final_norm.weight.data
+        if input_ids is not None:
+            if self.embedding is None:
+                raise ValueError(f"{type(self).__name__} has no token embedding (vocab_size="
+                                 "None); pass inputs_embeds=(B, N, hidden_dim) instead")
+            array_namespace(input_ids, ref)  # TypeError for another backend
+            if input_ids.ndim != 2:
+                raise ValueError("input_ids must be 2-D (B, N), got shape "
+                                 f"{tuple(input_ids.shape)}")
+            self._check_length(input_ids.shape[1])
+            self.cache = {"from_ids": True}
+            return self.embedding(input_ids)  # (B, N, D)
+        xp = array_namespace(inputs_embeds, ref)
+        shape = tuple(inputs_embeds.shape)
+        if len(shape) != 3 or shape[2] != self.hidden_dim:
+            raise ValueError(f"inputs_embeds must have shape (B, N, {self.hidden_dim}), "
+                             f"got {shape}")
+        if not xp.isdtype(inputs_embeds.dtype, "real floating"):
+            raise TypeError(f"inputs_embeds must be real floating point, got {inputs_embeds.dtype}")
+        self._check_length(shape[1])
+        self.cache = {"from_ids": False, "embeds_dtype": inputs_embeds.dtype}
+        return cast_to(inputs_embeds, ref.dtype)  # (B, N, D)
+
+    def _check_length(self, n: int) -> None:
+        if n < 1:
+            raise ValueError("the sequence is empty (N = 0)")
+        if n > self.max_sequence_length:
+            raise ValueError(f"sequence length {n} exceeds max_sequence_length "
+                             f"{self.max_sequence_length}")
+
+    def _read_mask(self, mask: Any, x: Any) -> tuple[list[int] | None, Any]:
+        """Check a right-padded 0/1 mask; return (row lengths or None, pooling weights).
+
+        The weights ``(B, N)`` are :math:`m_{bt} / L_b` (None without padding).
+        """
+        if mask is None:
+            return None, None
+        xp = array_namespace(mask, x)
+        B, N = x.shape[:2]
+        m = to_numpy(mask)
+        if m.shape != (B, N):
+            raise ValueError(f"attention_mask must have shape (B, N) = {(B, N)}, got {m.shape}")
+        if not np.all((m == 0) | (m == 1)):
+            raise ValueError("attention_mask must hold only 0 (padding) and 1 (real token)")
+        m = m.astype(bool)
+        if np.any(m[:, 1:] & ~m[:, :-1]):
+            raise ValueError("attention_mask: only right padding is supported (each row must "
+                             "be ones, then zeros); move the padding to the end of each row")
+        lengths = m.sum(axis=1)
+        if np.any(lengths == 0):
+            raise ValueError("attention_mask: every row needs at least one real token")
+        if np.all(lengths == N):
+            return None, None
+        mf = xp.astype(mask, x.dtype)  # (B, N)
+        return [int(n) for n in lengths], mf / xp.sum(mf, axis=1, keepdims=True)
+
+    # -- heads ------------------------------------------------------------------------
+
+    def _head_forward(self, h: Any, weights: Any) -> Any:
+        """Apply the head to the final hidden states ``h (B, N, D)``."""
+        self.cache["pool_weights"] = weights
+        if self.output_type == "none":
+            return h  # (B, N, D)
+        if self.output_type in ("classification", "regression"):
+            h = self._pool(h, weights)  # (B, D)
+        return self.head(h)  # (B, C) or (B, N, C)
+
+    def _pool(self, h: Any, weights: Any) -> Any:
+        r"""'cls': :math:`p_b = h_{b,0}`; 'mean': :math:`p_b = \sum_t w_{bt} h_{bt}` with
+        :math:`w_{bt} = m_{bt}/L_b` (:math:`1/N` without a mask). ``(B, N, D) -> (B, D)``."""
+        xp = array_namespace(h)
+        self.cache["hidden_shape"] = tuple(h.shape)
+        if self.pooling == "cls":
+            return h[:, 0, :]
+        if weights is None:
+            return xp.mean(h, axis=1)
+        return xp.sum(h * weights[:, :, None], axis=1)
+
+    def _pool_backward(self, dp: Any) -> Any:
+        r"""'cls': :math:`\bar h_{b,0} = \bar p_b`, zero elsewhere; 'mean':
+        :math:`\bar h_{bt} = w_{bt}\,\bar p_b`. ``(B, D) -> (B, N, D)``."""
+        xp = array_namespace(dp)
+        B, N, D = self.cache["hidden_shape"]
+        if self.pooling == "cls":
+            rest = xp.zeros((B, N - 1, D), dtype=dp.dtype, device=device_of(dp))
+            return xp.concat([dp[:, None, :], rest], axis=1)
+        weights = self.cache["pool_weights"]
+        if weights is None:
+            return xp.broadcast_to(dp[:, None, :] / N, (B, N, D))
+        return dp[:, None, :] * weights[:, :, None]
+
+    def _head_backward(self, dout: Any) -> Any:
+        if self.output_type == "none":
+            return dout  # (B, N, D)
+        dh = self.head.backward(dout)  # (B, D) or (B, N, D)
+        if self.output_type in ("classification", "regression"):
+            dh = self._pool_backward(dh)  # (B, N, D)
+        return dh
+
+    # -- backward ---------------------------------------------------------------------
+
+    def backward(self, dout: Any) -> Any:
+        """Back-propagate ``dout`` (the gradient of the output, same shape).
+
+        Adds every parameter's gradient into ``param.grad``; returns the gradient
+        w.r.t. ``inputs_embeds`` in its dtype, or None when the input was token ids.
+        """
+        if "out_shape" not in self.cache:
+            raise RuntimeError("backward() needs a forward() first")
+        ref = self.final_norm.weight.data
+        array_namespace(dout, ref)
+        if tuple(dout.shape) != self.cache["out_shape"]:
+            raise ValueError(f"dout must have the output's shape {self.cache['out_shape']}, "
+                             f"got {tuple(dout.shape)}")
+        dx = self.final_norm.backward(self._head_backward(cast_to(dout, ref.dtype)))
+        for block in reversed(self.blocks):
+            dx = block.backward(dx)  # (B, N, D)
+        dx = self.positional.backward(self.embed_drop.backward(dx))  # (B, N, D)
+        if self.cache["from_ids"]:
+            self.embedding.backward(dx)
+            return None
+        return cast_to(dx, self.cache["embeds_dtype"])
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
+        return f"{type(self).__name__}({args})"
+
+
+class WaveletEncoder(WaveletTransformer):
+    """The wavelet transformer without embedding or head: ``inputs_embeds (B, N, D)`` ->
+    hidden states ``(B, N, D)`` (after the final LayerNorm).
+
+    Called as ``encoder(inputs_embeds=x, attention_mask=None)``; ``backward(dh)``
+    returns ``d inputs_embeds``. Arguments as :class:`WaveletTransformer`;
+    ``pooling`` is kept for parity with the transformer's config and unused here.
+    """
+
+    config_class = WaveletEncoderConfig
+
+    def __init__(
+        self,
+        hidden_dim: int = 768,
+        num_layers: int = 12,
+        max_sequence_length: int = 512,
+        wavelet: str = "db4",
+        levels: int = 3,
+        mixing_mode: str = "pointwise",
+        use_positional_encoding: bool = True,
+        positional_encoding_type: str = "sinusoidal",
+        dropout: float = 0.1,
+        ffn_hidden_dim: int | None = None,
+        norm_eps: float = 1e-12,
+        gradient_checkpointing: bool = False,
+        *,
+        mode: str = "periodization",
+        pooling: str = "mean",
+        dtype: Any = None,
+        seed: int = 0,
+    ) -> None:
+        config = WaveletEncoderConfig(
+            hidden_dim, num_layers, max_sequence_length, wavelet, levels, mixing_mode,
+            use_positional_encoding, positional_encoding_type, dropout, ffn_hidden_dim,
+            norm_eps, gradient_checkpointing, mode=mode, pooling=pooling, dtype=dtype,
+            seed=seed)
+        Module.__init__(self)
+        self._setup(config)
+
+    def _fixed_output_type(self) -> str:
+        return "none"
+
+
+class WaveletDecoder(WaveletTransformer):
+    """Causal wavelet language model: ``input_ids (B, N)`` -> next-token logits
+    ``(B, N, vocab_size)``, where the logits at position ``t`` depend on tokens
+    ``<= t`` only (:class:`~wavelearn.nn.mixing.CausalWaveletMixing` in every block;
+    everything else works token by token).
+
+    Arguments as :class:`WaveletTransformer` (``vocab_size`` required, ``levels``
+    defaults to 2; no ``mode`` / ``pooling``: the causal bands are undecimated and
+    have no boundary mode). Right-padded ``attention_mask`` rows are accepted; by
+    causality the padding cannot change the real positions.
+    """
+
+    config_class = WaveletDecoderConfig
+    causal = True
+
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_dim: int = 768,
+        num_layers: int = 12,
+        max_sequence_length: int = 512,
+        wavelet: str = "db4",
+        levels: int = 2,
+        mixing_mode: str = "pointwise",
+        use_positional_encoding: bool = True,
+        positional_encoding_type: str = "sinusoidal",
+        dropout: float = 0.1,
+        ffn_hidden_dim: int | None = None,
+        norm_eps: float = 1e-12,
+        gradient_checkpointing: bool = False,
+        *,
+        dtype: Any = None,
+        seed: int = 0,
+    ) -> None:
+        config = WaveletDecoderConfig(
+            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
+            mixing_mode, use_positional_encoding, positional_encoding_type, dropout,
+            ffn_hidden_dim, norm_eps, gradient_checkpointing, dtype=dtype, seed=seed)
+        Module.__init__(self)
+        self._setup(config)
+
+    def _fixed_output_type(self) -> str:
+        return "lm"
+
+    def _make_mixing(self) -> Module:
+        return CausalWaveletMixing(self.hidden_dim, self.wavelet, self.levels,
+                                   self.mixing_mode, dtype=self.dtype)
+
+    def generate(self, input_ids: Any, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None) -> Any:
+        r"""Sample ``max_new_tokens`` tokens after ``input_ids (B, N)``; returns ``(B, N + new)``.
+
+        Each step reruns the forward pass (eval mode) on the last
+        ``max_sequence_length`` tokens and samples from
+        :math:`\mathrm{softmax}(z / T)` of the last position's logits ``z``,
+        restricted to the ``top_k`` largest when given; ``temperature=0`` picks the
+        argmax. ``seed`` seeds the sampling Generator. The train/eval mode is
+        restored afterwards.
+        """
+        _check_generate_args(input_ids, max_new_tokens, temperature, top_k, self.vocab_size)
+        rng = np.random.default_rng(seed)
+        was_training = self.training
+        self.eval()
+        try:
+            xp, ids = array_namespace(input_ids), input_ids
+            for _ in range(max_new_tokens):
+                logits = self.forward(input_ids=ids[:, -self.max_sequence_length:])
+                z = to_numpy(logits[:, -1, :]).astype(np.float64)  # (B, V)
+                nxt = backend_of(ids).asarray(_sample(z, temperature, top_k, rng)[:, None])
+                ids = xp.concat([ids, xp.astype(nxt, ids.dtype)], axis=1)  # (B, n + 1)
+        finally:
+            self.train(was_training)
+        return ids
+
+
+def _check_generate_args(input_ids: Any, max_new_tokens: Any, temperature: Any,
+                         top_k: Any, vocab_size: int) -> None:
+    if getattr(input_ids, "ndim", None) != 2 or input_ids.shape[1] < 1:
+        raise ValueError("generate: input_ids must be a (B, N) array with N >= 1")
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    if not temperature >= 0:
+        raise ValueError(f"generate: temperature must be >= 0, got {temperature!r}")
+    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= vocab_size):
+        raise ValueError(f"generate: top_k must be None or an int in [1, {vocab_size}], "
+                         f"got {top_k!r}")
+
+
+def _sample(z: np.ndarray, temperature: float, top_k: int | None,
+            rng: np.random.Generator) -> np.ndarray:
+    """One token per row of logits ``z (B, V)``: top-k filter, softmax(z/T), inverse CDF."""
+    if top_k is not None:
+        kth = np.sort(z, axis=-1)[:, -top_k][:, None]  # (B, 1)
+        z = np.where(z < kth, -np.inf, z)
+    if temperature == 0:
+        return np.argmax(z, axis=-1).astype(np.int64)
+    z = (z - z.max(axis=-1, keepdims=True)) / temperature
+    cdf = np.cumsum(np.exp(z), axis=-1)  # (B, V), unnormalised
+    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # (B, 1), uniform in [0, total)
+    return np.argmax(cdf > u, axis=-1).astype(np.int64)

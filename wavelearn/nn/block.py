@@ -1,0 +1,186 @@
+r"""The pre-norm wavelet transformer block.
+
+.. math::
+    h = x + \mathrm{drop}_1\big(\mathrm{Mix}(\mathrm{LN}_1(x))\big), \qquad
+    y = h + \mathrm{drop}_2\big(\mathrm{FFN}(\mathrm{LN}_2(h))\big),
+
+with :math:`\mathrm{FFN}(u) = W_2\,\mathrm{drop}(\mathrm{GELU}(W_1 u + b_1)) + b_2`
+(GELU in its tanh form). Exactly one residual connection per sub-layer. The
+backward pass runs the chain in reverse; each residual adds the gradient that
+skips the sub-layer to the gradient through it:
+
+.. math::
+    \bar h = \bar y + \mathrm{LN}_2^\top\mathrm{FFN}^\top\mathrm{drop}_2^\top \bar y, \qquad
+    \bar x = \bar h + \mathrm{LN}_1^\top\mathrm{Mix}^\top\mathrm{drop}_1^\top \bar h.
+
+**Padding** (``lengths``). Everything but the mixer works token by token, so
+padded positions cannot reach real ones through it. The mixer looks along the
+sequence, so with right-padded rows of real lengths ``L_b`` the block runs it
+once per *group* of rows sharing a length ``L``, on ``u[rows, :L]``, and puts
+zeros at the padded positions of its output. Each group's mixing cache is kept
+and put back into ``mixing.cache`` before that group's backward.
+
+**Gradient checkpointing** (``checkpoint=True``). The forward keeps only the
+block input (and the dropout generators' states from before the forward);
+the backward restores those states, recomputes the forward -- drawing the same
+dropout masks -- and then runs the ordinary backward. Same gradients, less
+memory, one extra forward per block.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from array_api_compat import device as device_of
+
+from wavelearn.backend import array_namespace
+from wavelearn.nn.layers import Dropout, FeedForward, LayerNorm
+from wavelearn.nn.module import Module, make_rng
+
+
+def iter_modules(module: Module) -> Iterator[Module]:
+    """``module`` and all its descendants (depth first, in attribute order)."""
+    yield module
+    for _, child in module.named_children():
+        yield from iter_modules(child)
+
+
+def length_groups(lengths: list[int] | None, n: int) -> list[tuple[int, list[int]]]:
+    """``[(L, rows), ...]``: the rows of each distinct real length, longest first.
+
+    ``lengths=None`` (no padding) is one group of every row at length ``n``;
+    rows are listed in batch order.
+    """
+    if lengths is None:
+        return [(n, [])]
+    groups: dict[int, list[int]] = {}
+    for row, length in enumerate(lengths):
+        groups.setdefault(int(length), []).append(row)
+    return sorted(groups.items(), key=lambda item: -item[0])
+
+
+class WaveletBlock(Module):
+    """One pre-norm block: ``x (B, N, D) -> y (B, N, D)`` (formulas in the module docstring).
+
+    Args:
+        hidden_dim: ``D``. ffn_hidden_dim: ``H``, the FFN width.
+        mixing: the token mixer, a module ``(B, N, D) -> (B, N, D)`` with
+            forward/backward (``WaveletMixing`` or ``CausalWaveletMixing``).
+        dropout: the probability of all three dropouts.
+        norm_eps: ``eps`` of both LayerNorms.
+        checkpoint: gradient checkpointing (see the module docstring).
+        rng: seeds the FFN weights and the dropout generators.
+
+    Parameter names: ``ln1.*``, ``mixing.weight``, ``ln2.*``, ``ffn.fc1.*``, ``ffn.fc2.*``.
+    """
+
+    def __init__(self, hidden_dim: int, ffn_hidden_dim: int, mixing: Module,
+                 dropout: float = 0.0, norm_eps: float = 1e-12, dtype: Any = None,
+                 checkpoint: bool = False,
+                 rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        rng = make_rng(rng)
+        self.ln1 = LayerNorm(hidden_dim, eps=norm_eps, dtype=dtype)
+        self.mixing = mixing
+        self.drop1 = Dropout(dropout, seed=int(rng.integers(2**63)))
+        self.ln2 = LayerNorm(hidden_dim, eps=norm_eps, dtype=dtype)
+        self.ffn = FeedForward(hidden_dim, ffn_hidden_dim, dropout, dtype=dtype, rng=rng)
+        self.drop2 = Dropout(dropout, seed=int(rng.integers(2**63)))
+        self.checkpoint = checkpoint
+
+    # -- the token mixer, per group of equal real lengths --------------------------------
+
+    def _mix_forward(self, u: Any, lengths: list[int] | None) -> Any:
+        """``Mix(u)`` row group by row group; zeros at padded positions. ``u (B, N, D)``."""
+        xp = array_namespace(u)
+        B, N, D = u.shape
+        groups = length_groups(lengths, N)
+        if len(groups) == 1 and groups[0][0] == N:
+            out = self.mixing(u)  # (B, N, D): no padding anywhere
+            self.cache["mix_caches"] = [self.mixing.cache]
+            return out
+        caches, pieces = [], [None] * B
+        for length, rows in groups:
+            ug = xp.concat([u[r:r + 1, :length] for r in rows], axis=0)  # (b, L, D)
+            yg = self._pad(xp, self.mixing(ug), N)  # (b, N, D)
+            caches.append(self.mixing.cache)
+            for i, r in enumerate(rows):
+                pieces[r] = yg[i:i + 1]
+        self.cache["mix_caches"] = caches
+        return xp.concat(pieces, axis=0)  # (B, N, D)
+
+    def _mix_backward(self, dy: Any, lengths: list[int] | None) -> Any:
+        """Adjoint of :meth:`_mix_forward`: each group's gradient through its own cache."""
+        xp = array_namespace(dy)
+        B, N, D = dy.shape
+        groups, caches = length_groups(lengths, N), self.cache["mix_caches"]
+        if len(groups) == 1 and groups[0][0] == N:
+            self.mixing.cache = caches[0]
+            return self.mixing.backward(dy)  # (B, N, D)
+        pieces = [None] * B
+        for (length, rows), cache in zip(groups, caches, strict=True):
+            dg = xp.concat([dy[r:r + 1, :length] for r in rows], axis=0)  # (b, L, D)
+            self.mixing.cache = cache
+            dxg = self._pad(xp, self.mixing.backward(dg), N)  # (b, N, D)
+            for i, r in enumerate(rows):
+                pieces[r] = dxg[i:i + 1]
+        return xp.concat(pieces, axis=0)  # (B, N, D)
+
+    @staticmethod
+    def _pad(xp: Any, y: Any, n: int) -> Any:
+        """``y (b, L, D)`` followed by zeros up to length ``n``: ``(b, n, D)``."""
+        b, length, d = y.shape
+        if length == n:
+            return y
+        zeros = xp.zeros((b, n - length, d), dtype=y.dtype, device=device_of(y))
+        return xp.concat([y, zeros], axis=1)
+
+    # -- forward / backward --------------------------------------------------------------
+
+    def _forward(self, x: Any, lengths: list[int] | None) -> Any:
+        u = self.ln1(x)  # (B, N, D)
+        h = x + self.drop1(self._mix_forward(u, lengths))  # (B, N, D)
+        return h + self.drop2(self.ffn(self.ln2(h)))  # (B, N, D)
+
+    def forward(self, x: Any, lengths: list[int] | None = None) -> Any:
+        """``y = block(x)``; ``lengths``: real length of each right-padded row, or None."""
+        self.cache = {}
+        if not self.checkpoint:
+            y = self._forward(x, lengths)
+            self.cache.update(lengths=lengths)
+            return y
+        before = self._rng_states()
+        y = self._forward(x, lengths)
+        for m in iter_modules(self):
+            m.cache = {}
+        self.cache = {"x": x, "lengths": lengths, "rng_before": before}
+        return y
+
+    def backward(self, dy: Any) -> Any:
+        """``dx`` from ``dy (B, N, D)``; adds every parameter gradient of the block."""
+        lengths = self.cache["lengths"]
+        if self.checkpoint:
+            after = self._rng_states()
+            self._set_rng_states(self.cache["rng_before"])
+            x = self.cache["x"]
+            self.cache = {}
+            self._forward(x, lengths)  # recompute, with the same dropout masks
+            self._set_rng_states(after)
+        dh = dy + self.ln2.backward(self.ffn.backward(self.drop2.backward(dy)))  # (B, N, D)
+        dmix = self._mix_backward(self.drop1.backward(dh), lengths)  # (B, N, D)
+        return dh + self.ln1.backward(dmix)  # (B, N, D)
+
+    # -- dropout generator states (for checkpointing) ------------------------------------
+
+    def _dropouts(self) -> list[Dropout]:
+        return [m for m in iter_modules(self) if isinstance(m, Dropout)]
+
+    def _rng_states(self) -> list[dict]:
+        return [copy.deepcopy(d.rng.bit_generator.state) for d in self._dropouts()]
+
+    def _set_rng_states(self, states: list[dict]) -> None:
+        for d, state in zip(self._dropouts(), states, strict=True):
+            d.rng.bit_generator.state = copy.deepcopy(state)
