@@ -31,6 +31,15 @@ class CupyBackend(Backend):
         with self.cupy.cuda.Device(self.index):
             return self.cupy.asarray(x, dtype=None if dtype is None else np.dtype(dtype))
 
+    @property
+    def kernels(self) -> Any:
+        """The CUDA kernels of this backend: the module
+        :mod:`wavelearn.backends.cupy_kernels` (fused wavelet mixing, DWT/IDWT,
+        the causal filter bank), imported on first use."""
+        from wavelearn.backends import cupy_kernels
+
+        return cupy_kernels
+
     def owns(self, x: Any) -> bool:
         return isinstance(x, self.cupy.ndarray) and x.device.id == self.index
 
