@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from wavelearn import transforms as tr
-from wavelearn.backend import array_namespace
+from wavelearn.backend import array_namespace, backend_of
 from wavelearn.nn.module import Module, cast_to, new_parameter
 from wavelearn.wavelets import as_wavelet, check_mode
 
@@ -146,6 +146,13 @@ def _gather(xp: Any, s: Any, r: int, n: int) -> Any:
 
 def _dev(x: Any) -> Any:
     return None if isinstance(x, np.ndarray) else x.device
+
+
+def cuda_kernels(x: Any) -> Any:
+    """The CuPy backend's RawKernel module when ``x`` is a CuPy array, else None
+    (``wavelearn.backends.cupy_kernels``: fused pointwise mixing, causal bank)."""
+    backend = backend_of(x)
+    return backend.kernels if backend.name == "cupy" else None
 
 
 # ---------------------------------------------------------------------------
@@ -268,9 +275,18 @@ class WaveletMixing(_MixingBase):
         super().__init__(hidden_dim, wavelet, levels, mixing_mode, dtype)
         self.mode = check_mode(mode)
 
+    def _fused(self, x: Any) -> Any:
+        """On CuPy, pointwise mixing in periodization mode is one fused kernel."""
+        fused = self.mixing_mode == "pointwise" and self.mode == "periodization"
+        return cuda_kernels(x) if fused else None
+
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (B, N, D)
+        kernels = self._fused(x)
+        if kernels is not None:
+            self.cache = {"x": x}
+            return kernels.mixing_forward(x, self.weight.data, self.wavelet, self.levels)
         a, details = x, []
         for _ in range(self.levels):
             a, d = tr._dwt3(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
@@ -289,6 +305,11 @@ class WaveletMixing(_MixingBase):
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (B, N, D)
+        if "x" in self.cache:  # the fused CuPy kernel ran the forward
+            dx, dw = self._fused(dy).mixing_backward(
+                self.cache["x"], dy, self.weight.data, self.wavelet, self.levels)
+            self.weight.accumulate_grad(dw)
+            return dx
         lengths = [c.shape[1] for c in self.cache["bands"]]
         dout = tr.waverec_adjoint(dy, self.wavelet, self.mode, axis=1, coeff_lengths=lengths)
         dbands = self._mix_backward(xp, dout)
@@ -311,7 +332,11 @@ class CausalWaveletMixing(_MixingBase):
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (B, N, D)
-        bands = causal_analysis(xp, x, self.lowpass, self.levels)  # K x (B, N, D)
+        kernels = cuda_kernels(x)
+        if kernels is None:
+            bands = causal_analysis(xp, x, self.lowpass, self.levels)  # K x (B, N, D)
+        else:  # the same bands from one CUDA launch per level
+            bands = kernels.causal_analysis(x, self.lowpass, self.levels)
         repeats = [1] * len(bands)
         self.cache = {"bands": bands, "repeats": repeats}
         return sum(self._mix(xp, bands, repeats))  # (B, N, D)
@@ -320,4 +345,7 @@ class CausalWaveletMixing(_MixingBase):
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (B, N, D)
         dbands = self._mix_backward(xp, [dy] * len(self.cache["bands"]))
+        kernels = cuda_kernels(dy)
+        if kernels is not None:
+            return kernels.causal_analysis_adjoint(dbands, self.lowpass)
         return causal_analysis_adjoint(xp, dbands, self.lowpass)
