@@ -171,7 +171,11 @@ class WaveletBlock(Module):
             self._set_rng_states(after)
         dh = dy + self.ln2.backward(self.ffn.backward(self.drop2.backward(dy)))  # (B, N, D)
         dmix = self._mix_backward(self.drop1.backward(dh), lengths)  # (B, N, D)
-        return dh + self.ln1.backward(dmix)  # (B, N, D)
+        dx = dh + self.ln1.backward(dmix)  # (B, N, D)
+        if self.checkpoint:  # drop the recomputed caches: only one block holds them at a time
+            for m in iter_modules(self):
+                m.cache = {}
+        return dx
 
     # -- dropout generator states (for checkpointing) ------------------------------------
 

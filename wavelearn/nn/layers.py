@@ -60,7 +60,7 @@ class Linear(Module):
         x = cast_to(x, self.weight.dtype)  # (..., in)
         y = xp.matmul(x, self.weight.data.T)  # (..., out)
         if self.bias is not None:
-            y = y + self.bias.data  # (..., out)
+            y += self.bias.data  # (..., out), in place: no second (..., out) array
         self.cache = {"x": x}
         return y
 
@@ -145,16 +145,38 @@ class GELU(Module):
     """
 
     def forward(self, x: Any) -> Any:
-        xp = array_namespace(x)
-        t = xp.tanh(_GELU_C * (x + _GELU_A * x * x * x))  # (...)
-        self.cache = {"x": x, "t": t}
-        return 0.5 * x * (1.0 + t)  # (...)
+        y = _gelu_tanh(x) + 1.0  # (...) 1 + tanh(u); a new array (autograd keeps tanh's)
+        y *= x
+        y *= 0.5  # (...) y = x (1 + tanh u) / 2
+        self.cache = {"x": x}  # tanh(u) is recomputed in backward: one array less to keep
+        return y
 
     def backward(self, dy: Any) -> Any:
-        x, t = self.cache["x"], self.cache["t"]
-        du_dx = _GELU_C * (1.0 + 3.0 * _GELU_A * x * x)  # (...)
-        dydx = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du_dx  # (...)
-        return dy * dydx  # (...)
+        x = self.cache["x"]
+        t = _gelu_tanh(x)  # (...) tanh(u)
+        s = x * x  # (...) the in-place steps below keep the temporaries to three
+        s *= 3.0 * _GELU_A
+        s += 1.0
+        s *= (0.5 * _GELU_C) * x  # (...) x/2 * du/dx
+        tt = t * t
+        tt *= -1.0
+        tt += 1.0  # (...) 1 - tanh^2 u
+        s *= tt
+        t += 1.0
+        t *= 0.5  # (...) (1 + tanh u) / 2
+        s += t  # (...) dy/dx
+        s *= dy
+        return s  # (...)
+
+
+def _gelu_tanh(x: Any) -> Any:
+    r""":math:`\tanh u` with :math:`u = c\,x\,(1 + a x^2)`, as a fresh array."""
+    u = x * x
+    u *= _GELU_A
+    u += 1.0
+    u *= x
+    u *= _GELU_C
+    return array_namespace(x).tanh(u)
 
 
 class Dropout(Module):
