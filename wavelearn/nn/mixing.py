@@ -260,7 +260,8 @@ class _MixingBase(Module):
 class WaveletMixing(_MixingBase):
     """DWT -> learnable coefficient map -> inverse DWT, along the sequence axis.
 
-    ``x (B, N, D) -> y (B, N, D)``, any ``N >= 1``; ``y == x`` at initialisation.
+    ``x (B, N, D) -> y (B, N, D)``; ``y == x`` at initialisation. Any ``N >= 1`` in
+    periodization mode; 'reflect' and 'antireflect' need 2 samples at every level.
     See the module docstring for the modes and their weight shapes.
 
     Args:
