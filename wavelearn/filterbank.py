@@ -21,21 +21,36 @@ All arrays here are 3-D, ``(P, N, Q)``: the transform runs along axis 1,
 
 ``filter_down``/``filter_up`` have two implementations: the *textbook* one,
 a loop over the ``F`` filter taps (short, and works on every backend), and,
-for NumPy, a *blocked* one. The blocked one writes the operator as the
-banded matrix it is and cuts the band into blocks: ``T`` outputs read a
-window of ``2T + F - 2`` inputs, so each block is one small dense matrix
-product, and all blocks together are one batched ``matmul`` over a strided
-view (no copy of the input). It does up to ``(2T+F-2)/F`` times the
-arithmetic of the tap loop, but in BLAS, reading the input once.
-Tests check both against each other and against PyWavelets.
+for NumPy, a *blocked* one that hands the arithmetic to BLAS as batched small
+matrix products over strided views of the data (no copy of the input):
+
+- ``filter_down``: the ``B`` outputs at position ``o`` are the filter bank
+  ``(B, F)`` times the window ``x[2o : 2o + F]`` ``(F, Q)``;
+- ``filter_up``: a block of output pairs is, per band, a small matrix of
+  filter taps times a window of the coefficients (polyphase form).
+
+4. **Both at once** (``extend_filter_down`` = :math:`D E`, and its adjoint
+   ``filter_up_fold`` = :math:`E^T U`): what one DWT level needs. The
+   blocked path reads the signal in place and builds only the few padded
+   samples at its ends, instead of a padded copy of everything.
+
+Big jobs are cut into chunks that a few threads share (``WAVELEARN_NUM_THREADS``,
+see :func:`num_threads`); every chunk is computed the same way whichever
+thread runs it, so results do not depend on the number of threads.
+Tests check the blocked and the textbook path against each other and
+against PyWavelets.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 # ---------------------------------------------------------------------------
 # 1. Boundary extension
@@ -162,19 +177,69 @@ def _cast_like(xp: Any, m: np.ndarray, like: Any) -> Any:
 
 def extend(xp: Any, x: Any, left: int, right: int, mode: str) -> Any:
     """Pad ``x`` ``(P, n, Q)`` by ``left``/``right`` samples -> ``(P, left+n+right, Q)``."""
-    cols_l, m_l, cols_r, m_r = extension_matrices(x.shape[1], left, right, mode)
-    pad_l = _apply(xp, m_l, xp.take(x, xp.asarray(cols_l), axis=1), x)  # (P, left, Q)
-    pad_r = _apply(xp, m_r, xp.take(x, xp.asarray(cols_r), axis=1), x)  # (P, right, Q)
+    pad_l, pad_r = _pads(xp, x, left, right, mode)
     return xp.concat([pad_l, x, pad_r], axis=1)
+
+
+def _pads(xp: Any, x: Any, left: int, right: int, mode: str) -> tuple[Any, Any]:
+    """Just the padding of :func:`extend`: ``(P, left, Q)`` and ``(P, right, Q)``."""
+    slots_l, slots_r = extension_terms(x.shape[1], left, right, mode)
+    return _gather_terms(xp, x, slots_l, left), _gather_terms(xp, x, slots_r, right)
+
+
+@lru_cache(maxsize=256)
+def extension_terms(n: int, left: int, right: int, mode: str) -> tuple:
+    """The rows of :func:`extension_matrices` as sums of *terms* ``w * x[j]``.
+
+    Padded sample ``r`` is ``sum_s w_s[r] * x[j_s[r]]`` over the slots ``s``
+    where ``used_s[r]``. Summing only the terms that exist (instead of a
+    matrix product with zeros) keeps NaN and inf where PyWavelets has them:
+    ``0 * inf`` would be NaN. Returns ``(slots_left, slots_right)``, each a
+    list of ``(j, w, used)`` arrays of length ``left`` / ``right``.
+    """
+    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
+    return _slots(cols_l, m_l), _slots(cols_r, m_r)
+
+
+def _slots(cols: np.ndarray, m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    rows = [np.flatnonzero(row) for row in m]  # nonzero columns of each padded sample
+    depth = max((len(r) for r in rows), default=0)
+    slots = []
+    for s in range(depth):
+        used = np.array([len(r) > s for r in rows])
+        j = np.array([cols[r[s]] if len(r) > s else 0 for r in rows], dtype=np.int64)
+        w = np.array([m[i, r[s]] if len(r) > s else 0.0 for i, r in enumerate(rows)])
+        slots.append((j, w, used))
+    return slots
+
+
+def _gather_terms(xp: Any, x: Any, slots: list, count: int) -> Any:
+    """``(P, count, Q)``: the padded samples described by ``slots`` (see above)."""
+    P, _, Q = x.shape
+    pad = xp.zeros((P, count, Q), dtype=x.dtype, device=_device(x))
+    for j, w, used in slots:
+        term = _cast_like(xp, w, x)[:, None] * xp.take(x, xp.asarray(j), axis=1)  # (P, r, Q)
+        mask = xp.asarray(used[:, None]) if isinstance(x, np.ndarray) else \
+            xp.asarray(used[:, None], device=_device(x))
+        pad = pad + xp.where(mask, term, xp.zeros_like(term))  # (P, r, Q)
+    return pad
 
 
 def extend_adjoint(xp: Any, g: Any, n: int, left: int, right: int, mode: str) -> Any:
     r""":math:`E^T g`: the middle of ``g`` plus the padding gradients folded back
     onto the samples they were read from. ``g`` is ``(P, left+n+right, Q)``."""
-    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
     dx = xp.asarray(g[:, left : left + n, :], copy=True)  # (P, n, Q)
-    for cols, m, part in ((cols_l, m_l, g[:, :left]), (cols_r, m_r, g[:, left + n :])):
-        fold = _apply(xp, np.ascontiguousarray(m.T), part, g)  # (c, r) @ (P, r, Q) -> (P, c, Q)
+    return _fold_pads(xp, dx, g[:, :left], g[:, left + n :], mode)
+
+
+def _fold_pads(xp: Any, dx: Any, g_l: Any, g_r: Any, mode: str) -> Any:
+    """The rest of :func:`extend_adjoint`, in place: add to ``dx`` ``(P, n, Q)``
+    the gradients ``g_l`` ``(P, left, Q)`` and ``g_r`` ``(P, right, Q)`` of the
+    padding, each onto the samples that padded sample was made of."""
+    n, left, right = dx.shape[1], g_l.shape[1], g_r.shape[1]
+    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
+    for cols, m, part in ((cols_l, m_l, g_l), (cols_r, m_r, g_r)):
+        fold = _apply(xp, np.ascontiguousarray(m.T), part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
         for start, stop, j in _runs(cols):
             dx[:, start:stop, :] += fold[:, j : j + stop - start, :]
     return dx
@@ -193,12 +258,15 @@ def _runs(cols: np.ndarray) -> list[tuple[int, int, int]]:
 # 2. Filter and downsample, 3. upsample and filter
 # ---------------------------------------------------------------------------
 
-BLOCK = 4  # outputs per block of the blocked (BLAS) path; 4 was fastest here
+BLOCK = 2  # output pairs per block of the blocked filter_up; 1..4 measured alike
+CHUNK = 1 << 18  # output elements per matmul task (1 MB of float32; 2**16..2**19 alike)
+PARALLEL_MIN = 1 << 22  # outputs from which the blocked path uses several threads
 
 
 def _use_blocked(xp: Any, x: Any) -> bool:
     """The blocked path: NumPy, enough contiguous channels, finite values
-    (a zero of the banded matrix times inf would spread NaN within a block)."""
+    (a zero of a block matrix times inf would spread NaN within the block;
+    such data take the tap loop)."""
     return (
         isinstance(x, np.ndarray)
         and x.shape[2] >= 16
@@ -227,38 +295,36 @@ def filter_down_taps(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
     P, _, Q = x.shape
     f = _cast_like(xp, filters, x)  # (B, F)
     y = xp.zeros((filters.shape[0], P, n_out, Q), dtype=x.dtype, device=_device(x))
-    for i in range(filters.shape[1]):
-        if np.any(filters[:, i]):
-            tap = x[:, i : i + 2 * n_out - 1 : 2, :]  # (P, n_out, Q): x[2o + i]
-            y += f[:, i, None, None, None] * tap[None]  # (B, P, n_out, Q)
+    for i in range(filters.shape[1]):  # zero taps too: 0 * inf is NaN, as in PyWavelets
+        tap = x[:, i : i + 2 * n_out - 1 : 2, :]  # (P, n_out, Q): x[2o + i]
+        y += f[:, i, None, None, None] * tap[None]  # (B, P, n_out, Q)
     return y
 
 
-def _filter_down_blocked(x: np.ndarray, filters: np.ndarray, n_out: int) -> np.ndarray:
-    """Blocked :func:`filter_down`: ``T`` outputs at a time from a window of
-    ``K = 2T + F - 2`` inputs, i.e. ``y_block = M @ window`` with the banded
-    ``(T, K)`` matrix ``M[t, 2t + i] = f[i]``; one batched matmul does all."""
-    (P, N, Q), (B, F), T = x.shape, filters.shape, BLOCK
-    K = 2 * T + F - 2
-    n_blocks = min(n_out // T, (N - K) // (2 * T) + 1) if N >= K else 0
-    y = np.empty((B, P, n_out, Q), dtype=x.dtype)
-    if n_blocks:
-        m = np.zeros((B, T, K))
-        for t in range(T):
-            m[:, t, 2 * t : 2 * t + F] = filters
-        m = m.astype(x.real.dtype)[:, None, None]  # (B, 1, 1, T, K)
-        s0, s1, s2 = x.strides
-        windows = np.lib.stride_tricks.as_strided(  # (P, n_blocks, K, Q), no copy
-            x, (P, n_blocks, K, Q), (s0, 2 * T * s1, s1, s2), writeable=False
-        )
-        y0, y1, y2, y3 = y.strides
-        out = np.lib.stride_tricks.as_strided(  # view of y[:, :, :n_blocks*T]
-            y, (B, P, n_blocks, T, Q), (y0, y1, T * y2, y2, y3)
-        )
-        np.matmul(m, windows[None], out=out)  # (B, P, n_blocks, T, Q)
-    done = n_blocks * T
-    if done < n_out:  # the last few outputs: tap loop
-        y[:, :, done:] = filter_down_taps(np, x[:, 2 * done :], filters, n_out - done)
+def _filter_down_blocked(
+    x: np.ndarray, filters: np.ndarray, n_out: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    r"""Blocked :func:`filter_down`. At one position ``o`` the ``B`` outputs
+    are one small matrix product, the filter bank times a window of the input:
+
+    .. math:: y_{:, o} = f\, x[2o : 2o + F] \qquad (B, F) @ (F, Q) \to (B, Q)
+
+    A strided view holds all the windows (no copy), another one views ``y``
+    as ``(P, n_out, B, Q)``, and batched ``matmul``\ s write straight into it.
+    ``out``: where to write (a ``(B, P, n_out, Q)`` array or view).
+    """
+    (P, _, Q), (B, F) = x.shape, filters.shape
+    y = np.empty((B, P, n_out, Q), dtype=x.dtype) if out is None else out
+    f = filters.astype(x.real.dtype)  # (B, F)
+    s0, s1, s2 = x.strides
+    windows = as_strided(x, (P, n_out, F, Q), (s0, 2 * s1, s1, s2), writeable=False)
+    y0, y1, y2, y3 = y.strides
+    y_pobq = as_strided(y, (P, n_out, B, Q), (y1, y2, y0, y3))  # y[b, p, o] at [p, o, b]
+
+    def task(ps: slice, rows: slice) -> None:
+        np.matmul(f, windows[ps, rows], out=y_pobq[ps, rows])  # (B, F) @ (p, o, F, Q)
+
+    _run(task, _chunks(P, n_out, B * Q), y.size)
     return y
 
 
@@ -286,37 +352,209 @@ def filter_up_taps(xp: Any, bands: list, filters: np.ndarray, length: int) -> An
     z = xp.zeros((P, length, Q), dtype=bands[0].dtype, device=_device(bands[0]))
     for i in range(filters.shape[1]):
         for b, y in enumerate(bands):
-            if filters[b, i] != 0:
-                z[:, i : i + 2 * n - 1 : 2, :] += f[b, i] * y  # z[2o + i] += f_b[i] y_b[o]
+            z[:, i : i + 2 * n - 1 : 2, :] += f[b, i] * y  # z[2o + i] += f_b[i] y_b[o]
     return z
 
 
-def _filter_up_blocked(bands: list, filters: np.ndarray, length: int) -> np.ndarray:
-    """Blocked :func:`filter_up`: output block ``z[2Tk : 2Tk + 2T]`` reads the
-    coefficients ``y[Tk - R : Tk + T]`` (``R = (F-1)//2``) of every band. The
-    bands are interleaved (``(P, n, B, Q)``) so that one window holds all of
-    them, and each block is one ``(2T, (T+R)B)`` matrix product."""
-    (P, n, Q), (B, F), T = bands[0].shape, filters.shape, BLOCK
-    R = (F - 1) // 2
-    n_blocks = -(-length // (2 * T))
-    n_pad = max(T * n_blocks + R, R + n)
-    y = np.zeros((P, n_pad, B, Q), dtype=bands[0].dtype)
-    for b, band in enumerate(bands):
-        y[:, R : R + n, b, :] = band  # (P, n, Q) -> interleaved, R zeros in front
-    m = np.zeros((2 * T, T + R, B))
+def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int = 0) -> np.ndarray:
+    r"""Blocked :func:`filter_up`, for the part ``z[start:length]`` only.
+
+    Output pairs are polyphase sums: :math:`z[2k+s] = \sum_b \sum_j f_b[s+2j]\,
+    y_b[k-j]`. So a block of ``T`` pairs, ``z[2k : 2k + 2T]``, reads the
+    ``K = T + J - 1`` coefficients ``y_b[k-J+1 : k+T]`` (``J = ceil(F/2)``) of
+    each band: it is :math:`\sum_b M_b\, y_b[k-J+1 : k+T]` with the ``(2T, K)``
+    matrices of :func:`_up_matrices`. Blocks whose windows lie inside the bands
+    are batched ``matmul``\ s; the few samples at either end, whose windows
+    stick out, come from :func:`_filter_up_edge`.
+    """
+    (P, n, Q), F, T = bands[0].shape, filters.shape[1], BLOCK
+    J = (F + 1) // 2
+    z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
+    k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
+    n_blocks = max(0, min((n - T - k0) // T + 1, (length - 2 * k0) // (2 * T)))
+    lo = 2 * k0 - start if n_blocks else 0  # z[lo:hi] (relative to start) from blocks
+    hi = lo + 2 * T * n_blocks
+    z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
+    z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
+    if n_blocks:
+        _filter_up_blocks(bands, filters, k0, T, z[:, lo:hi])
+    return z
+
+
+def _up_matrices(filters: np.ndarray, T: int) -> np.ndarray:
+    """``M[b, s, o] = f_b[s + 2(J-1-o)]``: the tap linking ``z[2k + s]`` and
+    ``y_b[k - J + 1 + o]``; ``(B, 2T, T + J - 1)``, zero outside the filter."""
+    B, F = filters.shape
+    J = (F + 1) // 2
+    m = np.zeros((B, 2 * T, T + J - 1))
     for s in range(2 * T):
-        for o in range(T + R):
-            i = s + 2 * R - 2 * o  # filter tap linking z[2Tk + s] and y[Tk - R + o]
+        for o in range(T + J - 1):
+            i = s + 2 * (J - 1 - o)
             if 0 <= i < F:
-                m[s, o, :] = filters[:, i]
-    m = m.reshape(2 * T, (T + R) * B).astype(y.real.dtype)
-    s0, s1, s2, s3 = y.strides
-    windows = np.lib.stride_tricks.as_strided(  # (P, n_blocks, (T+R)B, Q), no copy
-        y, (P, n_blocks, (T + R) * B, Q), (s0, T * s1, s2, s3), writeable=False
-    )
-    z = np.matmul(m, windows)  # (P, n_blocks, 2T, Q)
-    return z.reshape(P, n_blocks * 2 * T, Q)[:, :length]
+                m[:, s, o] = filters[:, i]
+    return m
+
+
+def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.ndarray) -> None:
+    """``z`` ``(P, 2T n_blocks, Q)`` <- the blocks from pair ``k0`` on: per chunk,
+    one ``matmul`` per band, summed while the chunk is still in cache."""
+    (P, _, Q), J = bands[0].shape, (filters.shape[1] + 1) // 2
+    n_blocks, K = z.shape[1] // (2 * T), T + J - 1
+    m = _up_matrices(filters, T).astype(bands[0].real.dtype)  # (B, 2T, K)
+    windows = []  # per band (P, n_blocks, K, Q): y_b[k - J + 1 + o], no copy
+    for y in bands:
+        s0, s1, s2 = y.strides
+        windows.append(as_strided(y[:, k0 - J + 1 :], (P, n_blocks, K, Q),
+                                  (s0, T * s1, s1, s2), writeable=False))
+    z0, z1, z2 = z.strides
+    blocks = as_strided(z, (P, n_blocks, 2 * T, Q), (z0, 2 * T * z1, z1, z2))
+
+    def task(ps: slice, ks: slice) -> None:
+        out = blocks[ps, ks]  # (p, k, 2T, Q)
+        np.matmul(m[0], windows[0][ps, ks], out=out)
+        for m_b, w in zip(m[1:], windows[1:], strict=True):
+            out += np.matmul(m_b, w[ps, ks])
+
+    _run(task, _chunks(P, n_blocks, 2 * T * Q), z.size)
+
+
+def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``z[start:stop]`` of :func:`filter_up` (a short piece, e.g. at an end):
+    the pairs ``k_lo <= k < k_hi`` it lies in, one pair per window
+    ``y_b[k-J+1 : k+1]`` of a zero-padded copy of the coefficients they read."""
+    (P, n, Q), F = bands[0].shape, filters.shape[1]
+    J, k_lo, k_hi = (F + 1) // 2, start // 2, max(start // 2, (stop + 1) // 2)
+    first = k_lo - J + 1  # coefficient at row 0 of the copy
+    m = _up_matrices(filters, 1).astype(bands[0].real.dtype)  # (B, 2, J)
+    z = np.zeros((P, k_hi - k_lo, 2, Q), dtype=bands[0].dtype)
+    a, b = max(0, first), min(n, k_hi)  # the coefficients that exist
+    for m_b, y in zip(m, bands, strict=True):
+        piece = np.zeros((P, k_hi - first, Q), dtype=y.dtype)
+        if a < b:
+            piece[:, a - first : b - first] = y[:, a:b]
+        s0, s1, s2 = piece.strides
+        windows = as_strided(piece, (P, k_hi - k_lo, J, Q), (s0, s1, s1, s2), writeable=False)
+        z += np.matmul(m_b, windows)  # (2, J) @ (P, pairs, J, Q)
+    return z.reshape(P, 2 * (k_hi - k_lo), Q)[:, start - 2 * k_lo : stop - 2 * k_lo]
 
 
 def _device(x: Any) -> Any:
     return None if isinstance(x, np.ndarray) else x.device
+
+
+# ---------------------------------------------------------------------------
+# 4. Extension and filter bank together, without the padded copy
+# ---------------------------------------------------------------------------
+
+
+def extend_filter_down(
+    xp: Any, x: Any, filters: np.ndarray, n_out: int, left: int, right: int, mode: str
+) -> Any:
+    r""":math:`D E x`: ``filter_down(extend(x, left, right, mode), filters, n_out)``.
+
+    Output ``o`` reads the padded samples ``[2o, 2o + F)``, i.e. ``x[2o - left :
+    2o - left + F]``. For the outputs ``o0 <= o < o1`` that window lies inside
+    ``x``, so the blocked path reads them straight from ``x``; only the first
+    and last few read a short piece of padding + signal. Returns ``(B, P, n_out, Q)``.
+    """
+    (P, N, Q), (B, F) = x.shape, filters.shape
+    o0 = -(-left // 2)  # first output whose window starts inside x
+    o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
+    if o1 <= o0 or not _use_blocked(xp, x):
+        return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
+    y = np.empty((B, P, n_out, Q), dtype=x.dtype)
+    _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
+    pad_l, pad_r = _pads(xp, x, left, right, mode)
+    if o0 > 0:  # padded samples [0, 2(o0 - 1) + F)
+        head = xp.concat([pad_l, x[:, : 2 * (o0 - 1) + F - left]], axis=1)
+        y[:, :, :o0] = filter_down(xp, head, filters, o0)
+    if o1 < n_out:  # padded samples [2 o1, left + N + right)
+        s = 2 * o1 - left  # (only F = 1 can start past x, in pad_r)
+        tail = xp.concat([x[:, s:], pad_r[:, max(0, s - N) :]], axis=1)
+        y[:, :, o1:] = filter_down(xp, tail, filters, n_out - o1)
+    return y
+
+
+def filter_up_fold(
+    xp: Any, bands: list, filters: np.ndarray, n: int, left: int, right: int, mode: str
+) -> Any:
+    r""":math:`E^T U y`: ``extend_adjoint(filter_up(bands, filters, left + n + right),
+    n, left, right, mode)``, the adjoint of :func:`extend_filter_down`.
+
+    The blocked path computes the middle ``z[left : left + n]`` straight into
+    the result and only the short ends ``z[:left]``, ``z[left + n:]`` apart,
+    to fold them onto the samples they padded. Returns ``(P, n, Q)``.
+    """
+    length = left + n + right
+    if not all(_use_blocked(xp, b) for b in bands):
+        return extend_adjoint(xp, filter_up(xp, bands, filters, length), n, left, right, mode)
+    assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
+    dx = _filter_up_blocked(bands, filters, left + n, start=left)  # (P, n, Q)
+    if mode == "zero":  # zero padding read nothing: nothing to fold back
+        return dx
+    g_l = _filter_up_edge(bands, filters, 0, left)  # (P, left, Q)
+    g_r = _filter_up_edge(bands, filters, left + n, length)  # (P, right, Q)
+    return _fold_pads(xp, dx, g_l, g_r, mode)
+
+
+# ---------------------------------------------------------------------------
+# 5. Chunks of work, and threads
+# ---------------------------------------------------------------------------
+
+
+def num_threads() -> int:
+    """Threads of the blocked path: ``WAVELEARN_NUM_THREADS`` if set, else the
+    CPUs this process may use, at most 4. ``1`` turns threading off."""
+    env = os.environ.get("WAVELEARN_NUM_THREADS", "").strip()
+    if env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"WAVELEARN_NUM_THREADS must be a positive integer, got {env!r}")
+        return int(env)
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cpus or 1))
+
+
+def _chunks(P: int, n: int, row: int) -> list[tuple[slice, slice]]:
+    """Tasks ``(p0:p1, o0:o1)`` covering ``P x n`` output rows of ``row``
+    elements each, about :data:`CHUNK` elements per task: several ``p`` when
+    one is small, else part of one ``p``."""
+    if n * row <= CHUNK:
+        step = max(1, CHUNK // max(n * row, 1))
+        return [(slice(p, min(p + step, P)), slice(0, n)) for p in range(0, P, step)]
+    step = max(1, CHUNK // max(row, 1))
+    return [(slice(p, p + 1), slice(o, min(o + step, n))) for p in range(P)
+            for o in range(0, n, step)]
+
+
+def _run(task: Callable[[slice, slice], None], chunks: list, size: int) -> None:
+    """``task(*c)`` for every chunk ``c``. For ``size >= PARALLEL_MIN`` outputs
+    the chunks are split into one run per thread (NumPy lets go of the GIL
+    in ``matmul``). Each chunk writes its own part of the output, always the
+    same way, so the result is the same bit for bit with any number of threads."""
+    threads = min(num_threads(), len(chunks)) if size >= PARALLEL_MIN else 1
+    if threads < 2:
+        for c in chunks:
+            task(*c)
+        return
+    cuts = [len(chunks) * i // threads for i in range(threads + 1)]
+    runs = [chunks[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]  # contiguous
+
+    def run(part: list) -> None:
+        for c in part:
+            task(*c)
+
+    futures = [_executor(threads - 1).submit(run, part) for part in runs[1:]]
+    run(runs[0])  # this thread does its share too
+    for f in futures:
+        f.result()
+
+
+_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A thread pool, made once per size and per process (pools do not survive a fork)."""
+    key = (os.getpid(), workers)
+    if key not in _POOL:
+        _POOL[key] = ThreadPoolExecutor(workers, thread_name_prefix="wavelearn")
+    return _POOL[key]

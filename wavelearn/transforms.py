@@ -159,17 +159,17 @@ def _from_3d(xp: Any, y: Any, layout: _Layout) -> Any:
 def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
     r"""``(filters, left, right, n_out)`` of one analysis level.
 
-    :math:`c[o] = \sum_j h[j]\, x_e[2o + s - j]` is a correlation with the
-    reversed filter, which is what :func:`filterbank.filter_down` computes;
-    the shift ``s`` is absorbed by padding the filter with a leading zero.
+    :math:`c[o] = \sum_j h[j]\, x_e[2o + 1 - j]` (PyWavelets pads ``F - 1``
+    samples on each side) is a correlation with the reversed filter, which is
+    what :func:`filterbank.filter_down` computes. The first padded sample is
+    never read, so we pad one sample less on the left.
     """
     F = wavelet.dec_len
     rev = np.stack([wavelet.dec_lo[::-1], wavelet.dec_hi[::-1]])  # (2, F)
     if mode == "periodization":
         left = F // 2 - 1
         return rev, left, left + n % 2, -(-n // 2)
-    shifted = np.concatenate([np.zeros((2, 1)), rev], axis=1)  # (2, F + 1)
-    return shifted, F - 1, F - 1, (n + F - 1) // 2
+    return rev, F - 2, F - 1, (n + F - 1) // 2
 
 
 def _synthesis(wavelet: Wavelet) -> np.ndarray:
@@ -179,28 +179,30 @@ def _synthesis(wavelet: Wavelet) -> np.ndarray:
 def _dwt3(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
     """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``."""
     filters, left, right, n_out = _analysis(w, mode, x.shape[1])
-    xe = fb.extend(xp, x, left, right, mode)  # (P, left + N + right, Q)
-    y = fb.filter_down(xp, xe, filters, n_out)  # (2, P, n_out, Q)
+    y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode)  # (2, P, n_out, Q)
     return y[0], y[1]
 
 
 def _dwt3_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
     """The adjoint of :func:`_dwt3`: ``E^T`` of the upsampled-and-filtered bands."""
     filters, left, right, _ = _analysis(w, mode, n)
-    g = fb.filter_up(xp, [da, dd], filters, left + n + right)  # (P, left + n + right, Q)
-    return fb.extend_adjoint(xp, g, n, left, right, mode)  # (P, n, Q)
+    return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
 
 
 def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
     r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
     :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
     periodic padding), the other modes keep the part the padding did not
-    touch, :math:`z[F-2 : 2n]`."""
+    touch, :math:`z[F-2 : 2n]` (the adjoint of zero padding). Both are
+    :math:`E^T z`, which :func:`filterbank.filter_up_fold` computes without
+    building all of :math:`z`."""
     n, F = a.shape[1], w.dec_len
-    z = fb.filter_up(xp, [a, d], _synthesis(w), 2 * n + F - 2)  # (P, 2n + F - 2, Q)
     if mode == "periodization":
-        return fb.extend_adjoint(xp, z, 2 * n, F // 2 - 1, F // 2 - 1, "periodic")  # (P, 2n, Q)
-    return z[:, F - 2 : 2 * n, :]  # (P, 2n - F + 2, Q)
+        p = F // 2 - 1
+        return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n, p, p, "periodic")
+    if 2 * n - F + 2 < 1:  # too few coefficients: nothing is left (pywt refuses these)
+        return fb.filter_up(xp, [a, d], _synthesis(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n - F + 2, F - 2, F - 2, "zero")
 
 
 def _idwt3_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
@@ -208,11 +210,11 @@ def _idwt3_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
     zeros), then filter and downsample with the synthesis filters."""
     F, N = w.dec_len, dy.shape[1]
     if mode == "periodization":
-        g, n = fb.extend(xp, dy, F // 2 - 1, F // 2 - 1, "periodic"), N // 2
+        p = F // 2 - 1
+        y = fb.extend_filter_down(xp, dy, _synthesis(w), N // 2, p, p, "periodic")
     else:
-        g, n = fb.extend(xp, dy, F - 2, F - 2, "zero"), (N + F - 2) // 2
-    y = fb.filter_down(xp, g, _synthesis(w), n)  # (2, P, n, Q)
-    return y[0], y[1]
+        y = fb.extend_filter_down(xp, dy, _synthesis(w), (N + F - 2) // 2, F - 2, F - 2, "zero")
+    return y[0], y[1]  # (P, n, Q) each
 
 
 # ---------------------------------------------------------------------------
@@ -242,17 +244,25 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     w, mode = as_wavelet(wavelet), check_mode(mode)
     if cA is None and cD is None:
         raise ValueError("idwt needs cA or cD; both are None")
-    ref = cA if cA is not None else cD
-    xp, a3, layout = _prepare(ref, axis, "cA" if cA is not None else "cD")
-    other = cD if cA is not None else cA
-    if other is None:
-        b3 = xp.zeros_like(a3)
-    else:
-        _check_same_shape(ref, other, "cA", "cD")
-        b3 = _prepare(other, axis, "cD" if cA is not None else "cA")[1]
-        b3, a3 = _common_dtype(xp, b3, a3)
-    a3, d3 = (a3, b3) if cA is not None else (b3, a3)
-    return _from_3d(xp, _idwt3(xp, a3, d3, w, mode), layout)
+    named = [(n, _as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
+    array_namespace(*(c for _, c in named))  # TypeError for two backends, before anything
+    if len(named) == 2:
+        _check_same_shape(named[0][1], named[1][1], "cA", "cD")
+    xp, ref3, layout = _prepare(named[0][1], axis, named[0][0])
+    bands = {n: _prepare(c, axis, n)[1] for n, c in named}
+    a3, d3 = (bands.get(n, xp.zeros_like(ref3)) for n in ("cA", "cD"))
+    _check_synthesis_length(a3.shape[1], w, mode, "cA and cD")
+    return _from_3d(xp, _idwt3(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
+
+
+def _check_synthesis_length(n: int, w: Wavelet, mode: str, name: str) -> None:
+    """PyWavelets refuses to reconstruct from fewer than ``F/2`` coefficients
+    (outside periodization): the result would have ``2n - F + 2 < 1`` samples."""
+    if mode != "periodization" and 2 * n - w.dec_len + 2 < 1:
+        raise ValueError(
+            f"{name} have {n} coefficient(s) along the axis, too few for {w.name} (F="
+            f"{w.dec_len}) in mode {mode!r}: at least {w.dec_len // 2} are needed"
+        )
 
 
 def _check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
@@ -309,19 +319,21 @@ def wavedec(
     return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
 
 
-def _coeffs_3d(coeffs: Any, axis: int) -> tuple[Any, list[Any], _Layout]:
+def _coeffs_3d(coeffs: Any, axis: int, name: str = "coeffs") -> tuple[Any, list[Any], _Layout]:
     """Check a coefficient list and view every entry as ``(P, n, Q)``."""
     if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
-        raise ValueError("coeffs must be a non-empty list [cA_n, cD_n, ..., cD_1]")
-    xp, first, layout = _prepare(coeffs[0], axis, "coeffs[0]")
+        raise ValueError(f"{name} must be a non-empty list [cA_n, cD_n, ..., cD_1]")
+    arrays = [_as_array(c, f"{name}[{j}]") for j, c in enumerate(coeffs)]
+    array_namespace(*arrays)  # TypeError for two backends, before anything
+    xp, first, layout = _prepare(arrays[0], axis, f"{name}[0]")
     out = [first]
-    for j, c in enumerate(coeffs[1:], start=1):
-        c3 = _prepare(c, axis, f"coeffs[{j}]")[1]
+    for j, c in enumerate(arrays[1:], start=1):
+        c3 = _prepare(c, axis, f"{name}[{j}]")[1]
         rest = [s for k, s in enumerate(c.shape) if k != layout.axis]
         ref = [s for k, s in enumerate(layout.shape) if k != layout.axis]
         if rest != ref:
             raise ValueError(
-                f"coeffs[{j}] has shape {tuple(c.shape)}, which does not match coeffs[0] "
+                f"{name}[{j}] has shape {tuple(c.shape)}, which does not match {name}[0] "
                 f"{layout.shape} outside axis {layout.axis}"
             )
         out.append(c3)
@@ -360,6 +372,7 @@ def waverec(
     xp, cs, layout = _coeffs_3d(coeffs, axis)
     a = cs[0]
     for j, d in enumerate(cs[1:], start=1):
+        _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
         a = _idwt3(xp, _fit_approx(a, d, j, len(cs) - 1), d, w, mode)
     return _from_3d(xp, _crop(a, length), layout)
 
@@ -387,6 +400,8 @@ def dwt_adjoint(
     r"""The adjoint of :func:`dwt`: :math:`A^T [\bar c_A; \bar c_D]`, the gradient
     with respect to ``data`` of length ``length`` along ``axis``."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
+    dcA, dcD = _as_array(dcA, "dcA"), _as_array(dcD, "dcD")
+    array_namespace(dcA, dcD)  # TypeError for two backends, before anything
     _check_same_shape(dcA, dcD, "dcA", "dcD")
     xp, a3, layout = _prepare(dcA, axis, "dcA")
     d3 = _prepare(dcD, axis, "dcD")[1]
@@ -424,10 +439,11 @@ def wavedec_adjoint(
     divisible by :math:`2^J`) this is exactly :func:`waverec`.
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, cs, layout = _coeffs_3d(dcoeffs, axis)
+    xp, cs, layout = _coeffs_3d(dcoeffs, axis, "dcoeffs")
     lengths = [int(length)]
     for _ in range(len(cs) - 1):
         lengths.append(dwt_coeff_len(lengths[-1], w, mode))
+    _expect_len(cs[0].shape[1], lengths[-1], "dcoeffs[0]", length)
     da = cs[0]
     for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
         n = lengths[len(cs) - j - 1]

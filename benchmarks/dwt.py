@@ -1,0 +1,113 @@
+"""Benchmark: wavelearn (NumPy backend) ``wavedec``/``waverec`` against PyWavelets.
+
+For each case (array shape, dtype, boundary mode; ``db4``, level 3, along
+``axis=1``) it times, side by side in one run:
+
+* ``wavelearn.wavedec`` and ``pywt.wavedec`` on the same array,
+* ``wavelearn.waverec`` and ``pywt.waverec`` on (their own) coefficients,
+* ``x.copy()``: the memory floor, the time just to read and write the array once,
+
+and prints the ratios wavelearn/pywt and wavelearn/floor. Every function is
+run once to warm up; then the functions of a case take turns ``--repeat``
+times (so that noise from other processes hits them alike), and the table
+shows the minimum. Timings are only printed, never asserted.
+
+Run::
+
+    python benchmarks/dwt.py              # full run
+    python benchmarks/dwt.py --quick      # small smoke run (seconds)
+    python benchmarks/dwt.py --repeat 20  # more repeats on a noisy machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pywt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import wavelearn as wl  # noqa: E402
+from wavelearn.filterbank import num_threads  # noqa: E402
+
+SHAPES = [(32, 512, 768), (4, 16384, 64), (256, 64, 128)]
+QUICK_SHAPES = [(4, 256, 96), (2, 1024, 32)]
+DTYPES = ["float32", "float64"]
+MODES = ["periodization", "symmetric"]
+WAVELET, LEVEL, AXIS = "db4", 3, 1
+
+
+def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Seconds per call, the minimum over ``repeat`` interleaved rounds."""
+    for f in funcs.values():  # warm-up: caches, page faults, lazy imports
+        f()
+    best = dict.fromkeys(funcs, float("inf"))
+    for _ in range(repeat):
+        for name, f in funcs.items():
+            t0 = time.perf_counter()
+            f()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int) -> list[tuple]:
+    """Time one case; returns the two table rows (wavedec, waverec)."""
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    coeffs = wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS)
+    pcoeffs = pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS)
+    t = best_times(
+        {
+            "wl_dec": lambda: wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS),
+            "pywt_dec": lambda: pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS),
+            "wl_rec": lambda: wl.waverec(coeffs, WAVELET, mode, axis=AXIS),
+            "pywt_rec": lambda: pywt.waverec(pcoeffs, WAVELET, mode, axis=AXIS),
+            "floor": x.copy,
+        },
+        repeat,
+    )
+    case = ("x".join(map(str, shape)), dtype, mode)
+    return [
+        (*case, op, t[f"wl_{key}"], t[f"pywt_{key}"], t["floor"])
+        for op, key in (("wavedec", "dec"), ("waverec", "rec"))
+    ]
+
+
+def print_table(rows: list[tuple]) -> None:
+    head = ("shape", "dtype", "mode", "op", "wavelearn ms", "pywt ms", "copy ms",
+            "wl/pywt", "wl/copy")
+    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8}"
+    print(fmt.format(*head))
+    print("-" * 97)
+    for shape, dtype, mode, op, t_wl, t_pywt, t_floor in rows:
+        print(fmt.format(shape, dtype, mode, op, f"{1e3 * t_wl:.2f}", f"{1e3 * t_pywt:.2f}",
+                         f"{1e3 * t_floor:.2f}", f"{t_wl / t_pywt:.2f}",
+                         f"{t_wl / t_floor:.2f}"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="timed rounds per case (default 10, or 3 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="small shapes: a smoke run")
+    args = parser.parse_args(argv)
+    repeat = args.repeat or (3 if args.quick else 10)
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    print(f"{WAVELET}, level {LEVEL}, axis {AXIS}; min of {repeat} rounds; numpy "
+          f"{np.__version__}, pywt {pywt.__version__}, python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs; wavelearn threads: {num_threads()} (WAVELEARN_NUM_THREADS="
+          f"{os.environ.get('WAVELEARN_NUM_THREADS', 'unset')})")
+    rows = []
+    for shape in shapes:
+        for dtype in DTYPES:
+            for mode in MODES:
+                rows += run_case(shape, dtype, mode, repeat)
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
