@@ -152,7 +152,9 @@ def _readme_code_blocks() -> list[str]:
 def test_ci_runs_the_readme_commands() -> None:
     """.ci/run sets up and tests exactly as README.md tells a newcomer to."""
     blocks = _readme_code_blocks()
-    setup, test = blocks[0], blocks[1]
+    setup, main_job = blocks[0].splitlines()  # the set-up line, then the main job
+    test = blocks[1]
+    assert main_job == "wavelearn train"
     assert setup == (
         "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' "
         "&& pip install --no-deps -r requirements-data.txt"
