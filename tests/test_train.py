@@ -85,7 +85,8 @@ def test_prepare_task_on_a_small_slice(name: str) -> None:
             np.testing.assert_allclose(x.std(axis=(1, 2)), 1.0, atol=1e-4)
     else:
         assert d.train_x.shape == (24, spec["max_seq_len"]) == d.train_mask.shape
-        texts = spec["loader"]("train")[0][:24]  # the tokenizer sees the training slice only
+        texts = spec["loader"]("train")[0]  # the tokenizer sees the training slice only
+        texts = [texts[i] for i in tasks.subset_indices(len(texts), 24)]
         assert d.tokenizer.to_dict() == wdata.WordTokenizer.fit(texts).to_dict()
         assert np.all(d.train_mask[:, 0] == 1)
 
@@ -93,7 +94,7 @@ def test_prepare_task_on_a_small_slice(name: str) -> None:
 def test_patches_rows_and_sequence_length() -> None:
     d = tasks.prepare_task("forda", limit_train=4, limit_test=2, patch_size=5)
     assert d.train_x.shape == (4, 100, 5) and d.in_features == 5 and d.seq_len == 100
-    raw = wdata.load_ucr("FordA", "train")[0][:4]
+    raw = wdata.load_ucr("FordA", "train")[0][tasks.subset_indices(3601, 4)]
     np.testing.assert_allclose(d.train_x.reshape(4, -1), tasks.normalize_series(raw), atol=1e-6)
     d = tasks.prepare_task("forda", limit_train=4, limit_test=2, patch_size=5, max_seq_len=30)
     assert d.train_x.shape == (4, 30, 5)
@@ -109,7 +110,17 @@ def test_lm_windows_are_shifted_targets() -> None:
     assert inputs.tolist() == [[0, 1, 2, 3], [5, 6, 7, 8]]
     assert targets.tolist() == [[1, 2, 3, 4], [6, 7, 8, 9]]
     assert tasks.lm_eval_starts(20, 4, None).tolist() == [0, 4, 8, 12]
-    assert tasks.lm_eval_starts(20, 4, 8).tolist() == [0, 4]
+    assert tasks.lm_eval_starts(20, 4, 8).tolist() == [0, 12]  # spread over the text
+    assert tasks.lm_eval_starts(20, 4, 1).tolist() == [0]
+
+
+def test_subsets_are_seeded_and_spread() -> None:
+    index = tasks.subset_indices(100, 10)
+    assert index.tolist() == sorted(set(index.tolist())) and index.size == 10
+    assert np.array_equal(index, tasks.subset_indices(100, 10)) and index.max() > 50
+    assert tasks.subset_indices(5, 10).tolist() == [0, 1, 2, 3, 4]
+    d = tasks.prepare_task("ecg5000", limit_train=8, limit_test=40)  # test file sorted by class
+    assert len(set(d.test_y.tolist())) > 1
 
 
 # --------------------------------------------------------------------------- baselines

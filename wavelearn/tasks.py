@@ -117,9 +117,23 @@ def _signal_features(
     return normalize_series(x)
 
 
+def subset_indices(n: int, limit: int | None, seed: int = 0) -> np.ndarray:
+    """A fixed, seeded choice of ``min(limit, n)`` of ``n`` indices, in increasing order.
+
+    Used instead of "the first ``limit``" because some files are sorted by class
+    (the ECG5000 test split starts with 2,627 normal beats).
+    """
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
 def _take(items: Any, limit: int | None) -> Any:
-    """The first ``limit`` items (all when ``limit`` is None)."""
-    return items if limit is None else items[:limit]
+    """A seeded subset of ``limit`` examples (all when ``limit`` is None); lists or arrays."""
+    index = subset_indices(len(items), limit)
+    if isinstance(items, np.ndarray):
+        return items[index]
+    return [items[i] for i in index]
 
 
 def prepare_task(
@@ -139,8 +153,9 @@ def prepare_task(
         name: a :data:`wavelearn.data.TASKS` key.
         max_seq_len: cut sequences to this length (default: the task's own).
             For the LM it is the training window length.
-        limit_train, limit_test: keep only the first examples of each split
-            (characters for the LM); for quick runs and tests.
+        limit_train, limit_test: keep only a seeded subset of this many examples
+            of each split (:func:`subset_indices`; the LM: the first characters);
+            for quick runs and tests.
         tokenizer_state: a saved tokenizer (``to_dict``) to reuse instead of
             fitting a new one, e.g. when re-evaluating a checkpoint.
         vocab_size: word vocabulary size of the text tasks.
@@ -185,8 +200,8 @@ def _prepare_lm(
     tokenizer_state: dict[str, Any] | None,
 ) -> TaskData:
     """The character LM: one id stream per split."""
-    train_text = _take(spec["loader"]("train"), limit_train)
-    test_text = _take(spec["loader"]("test"), limit_test)
+    train_text = spec["loader"]("train")[:limit_train]  # the LM keeps contiguous text
+    test_text = spec["loader"]("test")[:limit_test]
     if tokenizer_state is not None:
         tokenizer = wdata.tokenizer_from_dict(tokenizer_state)
     else:
@@ -215,13 +230,14 @@ def lm_windows(ids: np.ndarray, starts: np.ndarray, length: int) -> tuple[np.nda
 def lm_eval_starts(num_ids: int, length: int, max_chars: int | None) -> np.ndarray:
     """Starts of the non-overlapping evaluation windows of a stream of ``num_ids`` ids.
 
-    Every window needs ``length + 1`` ids (inputs plus the shifted targets);
-    at most ``max_chars`` targets are scored in all (all windows for None).
+    Every window needs ``length + 1`` ids (inputs plus the shifted targets).
+    With ``max_chars``, at most that many targets are scored, in windows spread
+    evenly over the whole stream (all windows for None).
     """
-    count = (num_ids - 1) // length
-    if max_chars is not None:
-        count = min(count, max(1, max_chars // length))
-    return np.arange(count, dtype=np.int64) * length
+    total = (num_ids - 1) // length
+    count = total if max_chars is None else min(total, max(1, max_chars // length))
+    chosen = np.unique(np.linspace(0, total - 1, count).round().astype(np.int64))
+    return chosen * length
 
 
 # --------------------------------------------------------------------------- baselines

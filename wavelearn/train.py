@@ -59,7 +59,14 @@ from wavelearn.nn.layers import Linear
 from wavelearn.nn.losses import CrossEntropyLoss
 from wavelearn.nn.module import Module
 from wavelearn.optim import AdamW, WarmupCosineSchedule, clip_grad_norm
-from wavelearn.tasks import TaskData, baselines, lm_eval_starts, lm_windows, prepare_task
+from wavelearn.tasks import (
+    TaskData,
+    baselines,
+    lm_eval_starts,
+    lm_windows,
+    prepare_task,
+    subset_indices,
+)
 
 DEFAULT_TASK = "forda"
 """The task of ``wavelearn train`` without arguments (see :data:`TASK_DEFAULTS`)."""
@@ -85,10 +92,11 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 3, "dropout": 0.1},
         "training": {"epochs": 30, "batch_size": 32, "lr": 3e-3, "patch_size": 2},
     },
+    # 8 rows of 8 pixels: 0.98 test accuracy in ~45 s (logistic regression 0.96).
     "digits": {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 3, "dropout": 0.1,
                   "positional_encoding_type": "learned"},
-        "training": {"epochs": 30, "batch_size": 32, "lr": 3e-3},
+        "training": {"epochs": 60, "batch_size": 32, "lr": 3e-3, "image_layout": "rows"},
     },
     "mnist": {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 3, "dropout": 0.1,
@@ -149,11 +157,12 @@ class TrainConfig:
         patch_size: signal tasks: consecutive samples per time step (features).
         image_layout: 'pixels' or 'rows' for the image tasks.
         vocab_size: word vocabulary size of the text tasks.
-        limit_train, limit_test: use only the first examples (characters for
-            the LM) of each split.
+        limit_train, limit_test: use only a seeded subset of this many examples
+            of each split (the LM: the first characters).
         steps_per_epoch: LM only: steps between evaluations (default 200).
         eval_limit: examples (LM: characters) scored by the per-epoch
-            evaluations; the final evaluation uses the whole test split.
+            evaluations (a fixed seeded subset; LM: windows spread over the
+            test text); the final evaluation uses the whole test split.
         eval_batch_size: batch size of evaluations.
         compute_baselines: compute the simple baselines at the start.
     """
@@ -543,10 +552,10 @@ class Trainer:
             self.model.train()
 
     def _evaluate_classification(self, limit: int | None) -> dict[str, float]:
-        n = self.data.test_x.shape[0] if limit is None else min(limit, self.data.test_x.shape[0])
-        total_loss, correct = 0.0, 0
+        chosen = subset_indices(self.data.test_x.shape[0], limit)  # fixed, not the first few
+        n, total_loss, correct = chosen.size, 0.0, 0
         for start in range(0, n, self.config.eval_batch_size):
-            index = np.arange(start, min(n, start + self.config.eval_batch_size))
+            index = chosen[start:start + self.config.eval_batch_size]
             batch = self._classification_batch("test", index)
             logits = self.forward(batch)
             total_loss += self.criterion(logits, self._to_backend(batch["targets"])) * index.size
