@@ -100,18 +100,7 @@ def batches(data: tasks.TaskData, batch_size: int, seed: int) -> Iterator[dict[s
         perm = rng.permutation(data.num_train)
         for i in range(max(1, data.num_train // batch_size)):
             index = perm[i * batch_size:(i + 1) * batch_size]
-            yield classification_batch(data, "train", index)
-
-
-def classification_batch(data: tasks.TaskData, split: str, index: np.ndarray) -> dict:
-    """As ``Trainer._classification_batch``: text is cut to its longest real row."""
-    x = (data.train_x if split == "train" else data.test_x)[index]
-    y = (data.train_y if split == "train" else data.test_y)[index]
-    if data.input_type == "signal":
-        return {"signal": x, "targets": y}
-    mask = (data.train_mask if split == "train" else data.test_mask)[index]
-    width = max(1, int(mask.sum(axis=1).max()))
-    return {"input_ids": x[:, :width], "attention_mask": mask[:, :width], "targets": y}
+            yield wt.classification_batch(data, "train", index)
 
 
 # --------------------------------------------------------------------------- wavelearn
@@ -294,7 +283,7 @@ def evaluate_torch(net: Any, data: tasks.TaskData, batch_size: int) -> tuple[str
         correct = 0
         for i in range(0, data.test_x.shape[0], batch_size):
             index = np.arange(i, min(i + batch_size, data.test_x.shape[0]))
-            batch = classification_batch(data, "test", index)
+            batch = wt.classification_batch(data, "test", index)
             logits = net(*_torch_inputs(batch))
             correct += int((logits.argmax(dim=-1).numpy() == batch["targets"]).sum())
         return "accuracy", correct / data.test_x.shape[0]

@@ -397,6 +397,17 @@ def _named_modules(prefix: str, module: Module) -> Iterator[tuple[str, Module]]:
 # --------------------------------------------------------------------------- the trainer
 
 
+def classification_batch(data: TaskData, split: str, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Examples ``index`` of a split; text batches are cut to their longest real row."""
+    x = (data.train_x if split == "train" else data.test_x)[index]
+    y = (data.train_y if split == "train" else data.test_y)[index]
+    if data.input_type == "signal":
+        return {"signal": x, "targets": y}
+    mask = (data.train_mask if split == "train" else data.test_mask)[index]
+    width = max(1, int(mask.sum(axis=1).max()))
+    return {"input_ids": x[:, :width], "attention_mask": mask[:, :width], "targets": y}
+
+
 class Trainer:
     """One training run: task data, model, optimizer, schedule, counters and history.
 
@@ -485,15 +496,7 @@ class Trainer:
         return self._classification_batch("train", index)
 
     def _classification_batch(self, split: str, index: np.ndarray) -> dict[str, np.ndarray]:
-        """Examples ``index`` of a split; text batches are cut to their longest real row."""
-        d = self.data
-        x = (d.train_x if split == "train" else d.test_x)[index]
-        y = (d.train_y if split == "train" else d.test_y)[index]
-        if d.input_type == "signal":
-            return {"signal": x, "targets": y}
-        mask = (d.train_mask if split == "train" else d.test_mask)[index]
-        width = max(1, int(mask.sum(axis=1).max()))
-        return {"input_ids": x[:, :width], "attention_mask": mask[:, :width], "targets": y}
+        return classification_batch(self.data, split, index)
 
     # -- forward / backward ----------------------------------------------------------
 
