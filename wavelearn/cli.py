@@ -17,6 +17,7 @@ run (the message says why), 2 bad command-line usage, 130 stopped by Ctrl-C
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit-train", type=int, help="use only the first N training examples")
     train.add_argument("--limit-test", type=int, help="use only the first N test examples")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--nproc", type=int,
+                       help="data-parallel processes started with torchrun (needs --backend "
+                            "torch: gloo on CPU cores, or torch:cuda: nccl, one GPU each)")
     _add_threads(train)
     train.set_defaults(handler=cmd_train)
 
@@ -136,7 +140,7 @@ def set_threads(count: int) -> list[str]:
                 setter(ctypes.c_int(count))
                 done.append(os.path.basename(path))
                 break
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:  # None: an import of torch that failed
         sys.modules["torch"].set_num_threads(count)
         done.append("torch")
     return done
@@ -155,6 +159,7 @@ def _loaded_libraries(fragment: str) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands torchrun
     from wavelearn.train import CheckpointError
 
     try:
@@ -179,7 +184,46 @@ def _overrides(args: argparse.Namespace, options: dict[str, str]) -> dict[str, A
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """``wavelearn train``: a new run, or ``--resume`` of the one in ``--out``."""
+    """``wavelearn train``: a new run, or ``--resume`` of the one in ``--out``.
+
+    ``--nproc N`` starts N copies of this command with torchrun; a copy that
+    torchrun started joins its process group and trains its shard of each batch.
+    """
+    from wavelearn import distributed
+
+    if args.nproc is not None:
+        if distributed.launched_by_torchrun():
+            raise ValueError("--nproc starts the processes itself; under torchrun, set their "
+                             "number with torchrun's --nproc-per-node and leave out --nproc")
+        distributed.check_launch(args.nproc, args.backend)
+        if not args.resume:
+            _check_batch_split(args, args.nproc)
+        return distributed.launch(args.nproc, args.argv)
+    if not distributed.launched_by_torchrun():
+        return _train(args, None)
+    group, args.backend = distributed.DataParallel.from_environment(args.backend)
+    try:
+        if group.is_main:
+            return _train(args, group)
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+            return _train(args, group)  # only rank 0 prints
+    finally:
+        group.close()
+
+
+def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
+    """The run's batch size (options, config file, task default) must split over ``nproc``."""
+    from wavelearn import train as wt
+
+    config, _ = wt.resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
+                                   _overrides(args, _MODEL_OPTIONS))
+    if config.batch_size % nproc:
+        raise ValueError(f"--nproc {nproc}: the batch size {config.batch_size} does not split "
+                         f"evenly over {nproc} processes; use a --batch-size divisible by {nproc}")
+
+
+def _train(args: argparse.Namespace, group: Any) -> int:
+    """Build or resume the run, train it (data-parallel in ``group`` if given), report."""
     from wavelearn import train as wt
 
     training = _overrides(args, _TRAINING_OPTIONS)
@@ -192,6 +236,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"task {config.task}: preparing data ...", flush=True)
         trainer = wt.Trainer.create(config, model_options, args.backend or "numpy")
         _describe(trainer, out)
+    if group is not None:
+        trainer.distribute(group)
+        share = trainer.config.batch_size // group.world_size
+        print(f"data-parallel: {group.world_size} processes, {share} examples each per step",
+              flush=True)
     try:
         trainer.fit(out, progress=not args.no_progress)
     except wt.TrainingInterrupted as e:

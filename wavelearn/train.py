@@ -438,6 +438,7 @@ class Trainer:
         self.final: dict[str, float] | None = None
         self.train_seconds = 0.0
         self._snapshot: dict[str, Any] | None = None
+        self.dist: Any = None  # a wavelearn.distributed.DataParallel, see distribute()
 
     # -- construction ---------------------------------------------------------------
 
@@ -472,6 +473,21 @@ class Trainer:
     def total_steps(self) -> int:
         """Steps of the whole run: ``steps``, else ``epochs * steps_per_epoch``."""
         return self.config.steps or (self.config.epochs or 1) * self.steps_per_epoch
+
+    def distribute(self, group: Any) -> None:
+        """Train data-parallel in ``group`` (:class:`wavelearn.distributed.DataParallel`).
+
+        Rank 0's parameters are copied to every rank; ranks > 0 get their own
+        dropout streams. Each step then trains on this rank's shard of the
+        global batch and averages the gradients over the ranks.
+        """
+        if self.config.batch_size % group.world_size:
+            raise ValueError(f"--batch-size {self.config.batch_size} does not split evenly "
+                             f"over {group.world_size} processes; use a multiple of "
+                             f"{group.world_size}")
+        group.broadcast_parameters(self.params)
+        group.decorrelate({k: g for k, g in self.generators().items() if k != "data"})
+        self.dist = group
 
     # -- batches --------------------------------------------------------------------
 
@@ -517,14 +533,18 @@ class Trainer:
         self.model.train()
         for p in self.params:
             p.grad = None
+        if self.dist is not None:
+            batch = self.dist.shard(batch)
         logits = self.forward(batch)
         loss = self.criterion(logits, self._to_backend(batch["targets"]))
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"the training loss is {loss} at step {self.step + 1}; "
-                                     "try a lower --lr")
         d_embeds = self.model.backward(self.criterion.backward())
         if self.proj is not None:
             self.proj.backward(d_embeds)
+        if self.dist is not None:
+            loss = self.dist.average_gradients(self.params, loss)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"the training loss is {loss} at step {self.step + 1}; "
+                                     "try a lower --lr")
         if self.config.grad_clip is not None:
             clip_grad_norm(self.params, self.config.grad_clip)
         with _deferred_sigint():  # the update and the counters change together or not at all
@@ -555,7 +575,7 @@ class Trainer:
             self.model.train()
 
     def _evaluate_classification(self, limit: int | None) -> dict[str, float]:
-        chosen = subset_indices(self.data.test_x.shape[0], limit)  # fixed, not the first few
+        chosen = self._my_share(subset_indices(self.data.test_x.shape[0], limit))  # fixed
         n, total_loss, correct = chosen.size, 0.0, 0
         for start in range(0, n, self.config.eval_batch_size):
             index = chosen[start:start + self.config.eval_batch_size]
@@ -563,19 +583,28 @@ class Trainer:
             logits = self.forward(batch)
             total_loss += self.criterion(logits, self._to_backend(batch["targets"])) * index.size
             correct += int(np.sum(to_numpy(logits).argmax(axis=-1) == batch["targets"]))
-        return {"loss": total_loss / n, "accuracy": correct / n, "examples": n}
+        total_loss, correct, n = self._sum_over_ranks(total_loss, correct, n)
+        return {"loss": total_loss / n, "accuracy": correct / n, "examples": int(n)}
 
     def _evaluate_lm(self, limit: int | None) -> dict[str, float]:
         length = self.data.seq_len
-        starts = lm_eval_starts(self.data.test_x.size, length, limit)
-        total = 0.0
+        starts = self._my_share(lm_eval_starts(self.data.test_x.size, length, limit))
+        total, count = 0.0, starts.size * length
         for i in range(0, starts.size, self.config.eval_batch_size):
             chunk = starts[i:i + self.config.eval_batch_size]
             inputs, targets = lm_windows(self.data.test_x, chunk, length)
             logits = self.forward({"input_ids": inputs})
             total += self.criterion(logits, self._to_backend(targets)) * targets.size
-        loss = total / (starts.size * length)
-        return {"loss": loss, "bpc": loss / math.log(2.0), "examples": int(starts.size * length)}
+        total, count = self._sum_over_ranks(total, count)
+        loss = total / count
+        return {"loss": loss, "bpc": loss / math.log(2.0), "examples": int(count)}
+
+    def _my_share(self, items: np.ndarray) -> np.ndarray:
+        """The evaluation items of this rank (all of them in a single process)."""
+        return items if self.dist is None else items[self.dist.rank::self.dist.world_size]
+
+    def _sum_over_ranks(self, *values: float) -> tuple[float, ...]:
+        return values if self.dist is None else tuple(self.dist.sum(values))
 
     @property
     def metric_name(self) -> str:
@@ -601,16 +630,18 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
-        out = None if out_dir is None else Path(out_dir)
-        if self.config.compute_baselines and not self.baselines:
+        out = None if out_dir is None or not self.is_main else Path(out_dir)  # rank 0 writes
+        if self.config.compute_baselines and not self.baselines and self.is_main:
             self.baselines = baselines(self.data)
-        bar = tqdm(total=self.total_steps, initial=self.step, unit="step", disable=not progress,
+        bar = tqdm(total=self.total_steps, initial=self.step, unit="step",
+                   disable=not (progress and self.is_main),
                    desc=f"train {self.data.name}", dynamic_ncols=True, leave=True)
         try:
             self._loop(out, bar, callback)
             if self.final is None:
                 self.final = self._final_evaluation()
                 self._save_outputs(out)
+            self._check_replicas()
         except KeyboardInterrupt:
             self._rewind_interrupted_step()
             bar.close()
@@ -623,11 +654,24 @@ class Trainer:
             bar.close()
         return self.final
 
+    @property
+    def is_main(self) -> bool:
+        """Whether this process reports and writes (always, unless data-parallel rank > 0)."""
+        return self.dist is None or self.dist.is_main
+
+    def _check_replicas(self) -> None:
+        """Data-parallel runs end with the same parameters on every rank, bit for bit."""
+        if self.dist is not None:
+            worst = self.dist.max_replica_difference(self.params)
+            if worst != 0.0:
+                raise RuntimeError(f"the {self.dist.world_size} replicas ended with different "
+                                   f"parameters (max difference {worst:.3g}); this is a bug")
+
     def _loop(self, out: Path | None, bar: Any, callback: Callable | None) -> None:
         total, per_epoch = self.total_steps, self.steps_per_epoch
         while True:
             if self.pos == per_epoch or (self.step == total and self.pos > 0):
-                self._end_epoch(out, log_line=bar.write)
+                self._end_epoch(out, log_line=bar.write if self.is_main else _quiet)
             if self.step >= total:
                 return
             self._snapshot = self._rng_states()
@@ -807,6 +851,10 @@ class Trainer:
         self.baselines = dict(meta["baselines"])
         self.final = meta["final"]
         self.train_seconds = float(meta.get("train_seconds", 0.0))
+
+
+def _quiet(line: str) -> None:
+    """Where the log lines of ranks > 0 go."""
 
 
 def _inputs(batch: Mapping[str, np.ndarray]) -> np.ndarray:
