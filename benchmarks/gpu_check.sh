@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One prepared, unattended GPU check of wavelearn's CUDA kernels (~4 minutes, at most 9.5).
+# One prepared, unattended GPU check of wavelearn's CUDA kernels (~5 minutes, at most 9.5).
 #
 #   bash benchmarks/gpu_check.sh RESULTS_DIR      # on the GPU machine (or $OUT)
 #   bash benchmarks/gpu_check.sh --fetch-wheels   # beforehand, on a machine with PyPI
@@ -16,7 +16,9 @@
 #   1. versions: GPU, driver, python, cupy, torch, numpy, pywt  -> env.txt
 #   2. pytest -m gpu tests/test_cuda_kernels.py (GPU parity)    -> pytest_gpu.log
 #   3. python benchmarks/gpu.py                                  -> bench.log, gpu_bench.json
-#   4. compute-sanitizer memcheck and racecheck on a small run   -> sanitizer_*.log
+#   4. python benchmarks/backends.py (training step tokens/s:
+#      numpy, torch:cuda, cupy)                                  -> backends.log, backends_bench.json
+#   5. compute-sanitizer memcheck and racecheck on a small run   -> sanitizer_*.log
 #      (skipped when compute-sanitizer is missing or SKIP_SANITIZER=1)
 # The exit status is that of the first failing step (0 if all passed); later
 # steps still run. For a dry run of this script elsewhere, GPU_CHECK_PYTEST_ARGS
@@ -129,7 +131,11 @@ step "pytest -m gpu" 150 "$RESULTS/pytest_gpu.log" \
 step "benchmarks/gpu.py" 240 "$RESULTS/bench.log" "$PY" benchmarks/gpu.py --out "$RESULTS" \
     ${GPU_CHECK_BENCH_ARGS:-}
 
-# --- 4. compute-sanitizer on a small run ----------------------------------------
+# --- 4. training step per backend: tokens/s of torch:cuda vs cupy (issue: torch backend) ---
+step "benchmarks/backends.py" 120 "$RESULTS/backends.log" "$PY" -P benchmarks/backends.py \
+    --backends numpy,torch:cuda,cupy --sizes default,large --repeat 5 --out "$RESULTS"
+
+# --- 5. compute-sanitizer on a small run ----------------------------------------
 if [[ "${SKIP_SANITIZER:-0}" != 1 ]] && command -v compute-sanitizer >/dev/null; then
     for tool in memcheck racecheck; do
         step "compute-sanitizer --tool $tool" 90 "$RESULTS/sanitizer_$tool.log" \

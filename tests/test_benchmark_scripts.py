@@ -1,0 +1,37 @@
+"""The benchmark scripts still run (smoke runs on tiny shapes; nothing is timed here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_backends_benchmark_trains_the_same_step_on_numpy_and_torch(tmp_path, capsys) -> None:
+    pytest.importorskip("torch")
+    bench = load("backends")
+    assert bench.main(["--quick", "--backends", "numpy,torch", "--out", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "backends_bench.json").read_text())
+    assert [r["backend"] for r in results] == ["numpy", "torch"]
+    numpy_run, torch_run = results
+    assert numpy_run["parameters"] == torch_run["parameters"] > 0
+    assert torch_run["first_loss"] == pytest.approx(numpy_run["first_loss"], rel=1e-5)
+    assert "torch / numpy tokens per second" in capsys.readouterr().out
+
+
+def test_backends_benchmark_reports_a_backend_that_cannot_run(capsys) -> None:
+    bench = load("backends")
+    assert bench.main(["--quick", "--backends", "numpy,nonesuch"]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("nonesuch"))
+    assert "cannot run: ValueError" in line and "choose one of" in line
