@@ -9,6 +9,7 @@ process starts.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from wavelearn import cli  # noqa: E402
+from wavelearn import cli, distributed  # noqa: E402
 from wavelearn import train as wt  # noqa: E402
 from wavelearn.backend import to_numpy  # noqa: E402
 
@@ -189,6 +190,35 @@ def test_cli_nproc_2_writes_one_checkpoint_equal_to_a_single_process_run(tmp_pat
                      "--backend", "numpy"]) == 0
 
 
+def test_ctrl_c_saves_a_checkpoint_that_nproc_2_resumes(tmp_path) -> None:
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    run = subprocess.Popen([sys.executable, "-m", "wavelearn", "train", "--backend", "torch",
+                            "--nproc", "2", "--task", "forda", "--limit-train", "64",
+                            "--limit-test", "16", "--batch-size", "8", "--steps", "64",
+                            "--no-progress", "--out", str(out)],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in run.stdout:  # wait until the first epoch (8 steps) has been logged
+        lines.append(line)
+        if line.startswith("epoch"):
+            break
+    run.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends to the launcher
+    rest, _ = run.communicate(timeout=120)
+    log = "".join(lines) + rest
+    assert run.returncode == cli.EXIT_INTERRUPTED, log
+    assert "saved a resumable checkpoint" in log and "nothing was saved" not in log
+    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    assert meta["interrupted"] and 8 <= meta["step"] < 64
+    resumed = subprocess.run([sys.executable, "-m", "wavelearn", "train", "--resume", "--out",
+                              str(out), "--backend", "torch", "--nproc", "2", "--no-progress"],
+                             env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming {out / wt.CHECKPOINT_NAME} at step {meta['step']}" in resumed.stdout
+    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    assert meta["step"] == 64 and not meta["interrupted"] and meta["final"] is not None
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--nproc", "0", "--backend", "torch"], "--nproc must be >= 1, got 0"),
     (["--nproc", "2"], "needs --backend torch"),
@@ -199,7 +229,7 @@ def test_cli_nproc_2_writes_one_checkpoint_equal_to_a_single_process_run(tmp_pat
      "batch size 7 does not split evenly over 2 processes"),
 ])
 def test_bad_nproc_fails_before_any_process_starts(argv, message, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("a process started"))
+    monkeypatch.setattr(distributed, "launch", lambda *a, **k: pytest.fail("a process started"))
     assert cli.main(["train", *argv]) == cli.EXIT_FAILURE
     assert message in capsys.readouterr().err
 
@@ -209,7 +239,7 @@ def test_nproc_on_cuda_without_a_gpu_names_the_missing_device(capsys, monkeypatc
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
-    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("a process started"))
+    monkeypatch.setattr(distributed, "launch", lambda *a, **k: pytest.fail("a process started"))
     assert cli.main(["train", "--nproc", "2", "--backend", "torch:cuda"]) == cli.EXIT_FAILURE
     assert "needs a CUDA GPU" in capsys.readouterr().err
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -64,6 +65,14 @@ def test_there_are_tutorials():
 def test_every_source_has_a_notebook():
     missing = [p.name for p in build.sources() if not p.with_suffix(".ipynb").exists()]
     assert not missing, f"sources without a notebook: {missing}; run: python tutorials/build.py"
+
+
+def test_readme_links_every_tutorial_in_order():
+    readme = (TUTORIALS.parent / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\(tutorials/(\d\d_\w+)\.ipynb\)", readme)
+    assert links == [p.stem for p in NOTEBOOKS], "README.md's tutorial list is not the notebooks"
+    table = (TUTORIALS / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"\((\d\d_\w+)\.ipynb\)", table) == [p.stem for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))

@@ -206,7 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if group.is_main:
             return _train(args, group)
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-            return _train(args, group)  # only rank 0 prints
+            try:
+                return _train(args, group)  # only rank 0 prints
+            except KeyboardInterrupt:  # rank 0 saves the checkpoint and says so
+                return EXIT_INTERRUPTED
     finally:
         group.close()
 

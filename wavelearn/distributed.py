@@ -31,7 +31,6 @@ This module imports torch; ``import wavelearn`` does not import it.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -100,12 +99,31 @@ def strip_nproc(argv: Sequence[str]) -> list[str]:
 
 
 def launch(nproc: int, argv: Sequence[str]) -> int:
-    """Run ``torchrun --standalone --nproc-per-node nproc -m wavelearn <argv>``; its exit code."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc}", "-m", "wavelearn", *strip_nproc(argv)]
+    """Run ``torchrun --standalone --nproc-per-node nproc -m wavelearn <argv>``; the exit code.
+
+    torchrun's agent runs in this process and starts the copies in their own
+    sessions. Ctrl-C reaches the agent, which passes it on to every copy (rank
+    0 saves a resumable checkpoint) and waits for them: the exit code is then
+    130. When a copy fails (its message is printed above), the exit code is
+    that copy's.
+    """
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    rest = strip_nproc(argv)
     print(f"starting {nproc} processes: torchrun --standalone --nproc-per-node={nproc} "
-          f"-m wavelearn {' '.join(strip_nproc(argv))}", flush=True)
-    return subprocess.call(command)
+          f"-m wavelearn {' '.join(rest)}", flush=True)
+    try:
+        run(parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "wavelearn", *rest]))
+    except SignalException as e:
+        return 128 + int(e.sigval)
+    except ChildFailedError as e:
+        rank, failure = min(e.failures.items())
+        print(f"wavelearn train: process {rank} of {nproc} exited with code {failure.exitcode}",
+              file=sys.stderr)
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
 
 
 class DataParallel:
