@@ -182,6 +182,7 @@ def test_cli_nproc_2_writes_one_checkpoint_equal_to_a_single_process_run(tmp_pat
     a, meta_a = wt.read_checkpoint(tmp_path / "two" / wt.CHECKPOINT_NAME)
     b, meta_b = wt.read_checkpoint(tmp_path / "one" / wt.CHECKPOINT_NAME)
     assert a.keys() == b.keys() and meta_a["step"] == meta_b["step"] == 3
+    assert (meta_a["processes"], meta_b["processes"]) == (2, 1)
     for name in a:
         if name.startswith(("model.", "proj.", "opt_")):
             np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)

@@ -151,17 +151,16 @@ class DataParallel:
             raise ValueError(f"this process was started by torchrun (WORLD_SIZE={world}) but "
                              f"--backend is {name}: distributed training needs --backend torch "
                              "or torch:cuda")
-        import torch.distributed as dist
+        import torch
 
         local = int(os.environ["LOCAL_RANK"])
         spec = f"torch:cuda:{local}" if name.startswith("torch:cuda") else "torch"
         device = str(load_backend(spec).device)
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
         if device.startswith("cuda"):
-            torch = sys.modules["torch"]
             torch.cuda.set_device(device)
-        return cls(dist.get_rank(), dist.get_world_size(), device), spec
+        if not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        return cls(torch.distributed.get_rank(), torch.distributed.get_world_size(), device), spec
 
     @property
     def is_main(self) -> bool:
@@ -194,7 +193,7 @@ class DataParallel:
                          + [torch.tensor([loss], dtype=like.dtype, device=like.device),
                             torch.tensor([g is not None for g in grads], dtype=like.dtype,
                                          device=like.device)])  # (sum(sizes) + 1 + P,)
-        self.torch.distributed.all_reduce(flat)
+        torch.distributed.all_reduce(flat)
         flat /= self.world_size
         have = flat[-len(params):] > 0
         offset = 0

@@ -786,6 +786,7 @@ class Trainer:
             "history": self.history, "baselines": self.baselines, "final": self.final,
             "interrupted": interrupted, "train_seconds": self.train_seconds,
             "num_parameters": self.num_parameters(),
+            "processes": 1 if self.dist is None else self.dist.world_size,
         }
 
     def num_parameters(self) -> int:
