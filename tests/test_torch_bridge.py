@@ -154,3 +154,25 @@ def test_a_mixed_bf16_model_trains_with_finite_loss():
         assert torch.isfinite(p.grad).all(), name
     # the optimiser updated the arrays the wavelet model computes with
     assert not torch.equal(net.wavelet.model.blocks[0].mixing.weight.data, mixing_before)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # dynamo notes our lru_cache'd pure helpers
+def test_torch_compile_of_the_module_gives_the_same_logits_and_gradients():
+    import torch
+
+    from wavelearn.models import WaveletTransformer
+
+    net = TorchModel(WaveletTransformer(vocab_size=40, hidden_dim=16, num_layers=1,
+                                        num_classes=3, max_sequence_length=32, dropout=0.0,
+                                        dtype="float64", seed=3))
+    ids, y = torch.randint(0, 40, (4, 32)), torch.randint(0, 3, (4,))
+    expected = net(ids)
+    torch.nn.functional.cross_entropy(expected, y).backward()
+    grads = {n: p.grad.clone() for n, p in net.named_parameters()}
+    net.zero_grad()
+    compiled = torch.compile(net, backend="eager")  # dynamo's tracing, torch's own kernels
+    got = compiled(ids)
+    torch.nn.functional.cross_entropy(got, y).backward()
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(p.grad, grads[name], rtol=0, atol=1e-12, msg=name)
