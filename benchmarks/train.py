@@ -88,9 +88,10 @@ def prepare(task: str, quick: bool) -> tuple[wt.TrainConfig, dict[str, Any], tas
     return config, model, wt.prepare_data(config)
 
 
-def batches(data: tasks.TaskData, batch_size: int, seed: int) -> Iterator[dict[str, np.ndarray]]:
-    """Training batches (NumPy) for the torch model: shuffled epochs / random LM windows."""
-    rng = np.random.default_rng([seed, 11])
+def batches(data: tasks.TaskData, config: wt.TrainConfig) -> Iterator[dict[str, np.ndarray]]:
+    """Training batches (NumPy) for the torch model, in the trainer's order: shuffled
+    epochs (length-bucketed as the config says) / random LM windows."""
+    batch_size, rng = config.batch_size, np.random.default_rng([config.seed, 11])
     while True:
         if data.kind == "lm":
             starts = rng.integers(0, data.train_x.size - data.seq_len, size=batch_size)
@@ -98,6 +99,9 @@ def batches(data: tasks.TaskData, batch_size: int, seed: int) -> Iterator[dict[s
             yield {"input_ids": inputs, "targets": targets}
             continue
         perm = rng.permutation(data.num_train)
+        if config.bucket_batches and data.train_mask is not None:
+            perm = wt.bucketed_order(perm, data.train_mask.sum(axis=1), batch_size,
+                                     config.bucket_batches, rng)
         for i in range(max(1, data.num_train // batch_size)):
             index = perm[i * batch_size:(i + 1) * batch_size]
             yield wt.classification_batch(data, "train", index)
@@ -210,7 +214,7 @@ def run_torch(config: wt.TrainConfig, model_config: dict[str, Any], data: tasks.
     import torch
 
     net = build_torch_model(data, model_config)
-    stream = batches(data, config.batch_size, config.seed)
+    stream = batches(data, config)
 
     def step(optimizer: Any, schedule: Any) -> None:
         batch = next(stream)
@@ -229,7 +233,7 @@ def run_torch(config: wt.TrainConfig, model_config: dict[str, Any], data: tasks.
     per_step = _time_steps(lambda: step(probe_opt, probe_sched))
     steps = max(1, int(budget / per_step))
     net = build_torch_model(data, model_config)  # start again from the initial weights
-    stream = batches(data, config.batch_size, config.seed)
+    stream = batches(data, config)
     optimizer, schedule = _torch_optimizer(net, config, steps)
     net.train()
     start, done = time.perf_counter(), 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -14,6 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def load(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -35,3 +38,22 @@ def test_backends_benchmark_reports_a_backend_that_cannot_run(capsys) -> None:
     assert bench.main(["--quick", "--backends", "numpy,nonesuch"]) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("nonesuch"))
     assert "cannot run: ValueError" in line and "choose one of" in line
+
+
+def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
+    from wavelearn import train as wt
+
+    bench = load("train")
+    config, model = wt.resolve_configs(
+        "rotten_tomatoes", None,
+        {"limit_train": 48, "limit_test": 8, "max_seq_len": 16, "vocab_size": 300,
+         "batch_size": 8, "length_multiple": 4, "bucket_batches": 2, "steps": 12,
+         "compute_baselines": False}, {"hidden_dim": 8, "num_layers": 1, "levels": 2})
+    trainer = wt.Trainer.create(config, model)
+    stream = bench.batches(trainer.data, config)
+    for _ in range(12):  # two epochs of 6 batches
+        expected, got = trainer.next_batch(), next(stream)
+        trainer.pos += 1
+        assert expected.keys() == got.keys()
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=key)

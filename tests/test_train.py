@@ -22,7 +22,8 @@ TINY_MODEL = {"hidden_dim": 8, "num_layers": 1, "levels": 2, "dropout": 0.1}
 TINY_TRAINING: dict[str, dict[str, Any]] = {
     "forda": {"limit_train": 48, "limit_test": 16, "patch_size": 25, "batch_size": 8},
     "rotten_tomatoes": {"limit_train": 48, "limit_test": 16, "max_seq_len": 16,
-                        "vocab_size": 300, "batch_size": 8},
+                        "vocab_size": 300, "batch_size": 8, "length_multiple": 4,
+                        "bucket_batches": 2},
     "shakespeare": {"limit_train": 4000, "limit_test": 600, "max_seq_len": 16, "batch_size": 4,
                     "steps_per_epoch": 3, "eval_limit": 160},
 }
@@ -102,6 +103,39 @@ def test_patches_rows_and_sequence_length() -> None:
     assert d.train_x.shape == (4, 28, 28) and d.in_features == 28
     with pytest.raises(ValueError, match="image_layout"):
         tasks.prepare_task("digits", limit_train=4, limit_test=2, image_layout="columns")
+
+
+def test_round_lengths_down_keeps_the_ending_of_each_text() -> None:
+    pad = 0
+    ids = np.array([[5, 6, 7, 8, 9, 0, 0], [1, 2, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7]])
+    mask = (ids != pad).astype(np.int64)
+    new_ids, new_mask = tasks.round_lengths_down(ids, mask, 3, pad)
+    np.testing.assert_array_equal(new_ids, [[7, 8, 9, 0, 0, 0, 0], [1, 2, 0, 0, 0, 0, 0],
+                                            [2, 3, 4, 5, 6, 7, 0]])
+    np.testing.assert_array_equal(new_mask, (new_ids != pad).astype(np.int64))
+    assert new_mask.dtype == mask.dtype and new_ids.dtype == ids.dtype
+    same = tasks.round_lengths_down(ids, mask, 1, pad)
+    assert same[0] is ids and same[1] is mask
+    with pytest.raises(ValueError, match="length_multiple must be a positive int, got 0"):
+        tasks.round_lengths_down(ids, mask, 0, pad)
+
+
+def test_bucketed_order_is_a_permutation_of_length_sorted_batches() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 100, size=103)
+    perm = rng.permutation(103)
+    order = wt.bucketed_order(perm, lengths, 10, 3, np.random.default_rng(1))
+    assert sorted(order) == list(range(103))
+    np.testing.assert_array_equal(order[100:], perm[100:])  # the rest keeps its place
+    batches = order[:100].reshape(10, 10)
+    assert all(np.all(np.diff(lengths[b]) >= 0) for b in batches)  # sorted within a batch
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    random_spread = np.mean([np.ptp(lengths[b]) for b in perm[:100].reshape(10, 10)])
+    assert spread < random_spread / 2
+    with pytest.raises(ValueError, match="bucket_batches must be an int >= 0"):
+        wt.TrainConfig(bucket_batches=-1)
+    with pytest.raises(ValueError, match="length_multiple must be a positive int"):
+        wt.TrainConfig(length_multiple=0)
 
 
 def test_lm_windows_are_shifted_targets() -> None:

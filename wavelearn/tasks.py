@@ -146,6 +146,7 @@ def prepare_task(
     vocab_size: int = DEFAULT_VOCAB_SIZE,
     image_layout: str = "pixels",
     patch_size: int = 1,
+    length_multiple: int = 1,
 ) -> TaskData:
     """Load and preprocess task ``name`` (see the module docstring).
 
@@ -163,6 +164,8 @@ def prepare_task(
         patch_size: signal tasks (not image rows): ``P`` consecutive samples
             become the ``C = P`` features of one time step (a last partial
             patch is dropped); ``max_seq_len`` then counts patches.
+        length_multiple: text tasks: cut each text to a multiple of this many
+            tokens (:func:`round_lengths_down`) so that texts share lengths.
     """
     spec = wdata.get_task(name)
     seq_len = int(max_seq_len or spec["max_seq_len"])
@@ -185,10 +188,36 @@ def prepare_task(
         tokenizer = wdata.tokenizer_from_dict(tokenizer_state)
     else:
         tokenizer = wdata.WordTokenizer.fit(train_in, vocab_size=vocab_size)
-    train_x, train_mask = tokenizer.encode_batch(train_in, seq_len)
-    test_x, test_mask = tokenizer.encode_batch(test_in, seq_len)
+    train_x, train_mask = round_lengths_down(*tokenizer.encode_batch(train_in, seq_len),
+                                             length_multiple, tokenizer.pad_id)
+    test_x, test_mask = round_lengths_down(*tokenizer.encode_batch(test_in, seq_len),
+                                           length_multiple, tokenizer.pad_id)
     return TaskData(input_type="tokens", seq_len=seq_len, train_x=train_x, test_x=test_x,
                     train_mask=train_mask, test_mask=test_mask, tokenizer=tokenizer, **common)
+
+
+def round_lengths_down(ids: np.ndarray, mask: np.ndarray, multiple: int,
+                       pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Cut right-padded texts to lengths that are multiples of ``multiple``.
+
+    A text of :math:`L` tokens keeps its last
+    :math:`L' = \max(\min(L, m), m \lfloor L/m \rfloor)` tokens (its ending,
+    which often carries the verdict of a review), moved to the front; texts
+    shorter than :math:`m` stay whole. The model runs its mixing once per
+    distinct length in a batch (the mask is exact), so fewer distinct lengths
+    make padded batches cheaper. ``multiple=1`` returns the inputs unchanged.
+    """
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise ValueError(f"length_multiple must be a positive int, got {multiple!r}")
+    if multiple == 1:
+        return ids, mask
+    lengths = mask.sum(axis=1)  # (n,)
+    kept = np.maximum(np.minimum(lengths, multiple), lengths // multiple * multiple)  # (n,)
+    cols = np.arange(ids.shape[1])  # (L,)
+    source = np.minimum(cols + (lengths - kept)[:, None], ids.shape[1] - 1)  # (n, L)
+    inside = cols < kept[:, None]  # (n, L)
+    new_ids = np.where(inside, np.take_along_axis(ids, source, axis=1), pad_id)
+    return new_ids.astype(ids.dtype), inside.astype(mask.dtype)
 
 
 def _prepare_lm(

@@ -105,7 +105,8 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "imdb": {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 3, "dropout": 0.1},
-        "training": {"epochs": 3, "batch_size": 32, "lr": 2e-3, "max_seq_len": 256},
+        "training": {"epochs": 3, "batch_size": 32, "lr": 2e-3, "max_seq_len": 256,
+                     "length_multiple": 16, "bucket_batches": 50},
     },
     "rotten_tomatoes": {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 2, "dropout": 0.1},
@@ -165,6 +166,13 @@ class TrainConfig:
             test text); the final evaluation uses the whole test split.
         eval_batch_size: batch size of evaluations.
         compute_baselines: compute the simple baselines at the start.
+        length_multiple: text tasks: cut each text to a multiple of this many
+            tokens, keeping its ending (:func:`wavelearn.tasks.round_lengths_down`;
+            1: texts stay whole).
+        bucket_batches: text tasks: form the batches of each run of this many
+            batches from examples sorted by length, then shuffle the batches
+            (0: random batches). With ``length_multiple`` a batch then holds a
+            length or two, and the masked model runs its mixing once per length.
     """
 
     task: str = DEFAULT_TASK
@@ -187,9 +195,16 @@ class TrainConfig:
     eval_limit: int | None = None
     eval_batch_size: int = 128
     compute_baselines: bool = True
+    length_multiple: int = 1
+    bucket_batches: int = 0
 
     def __post_init__(self) -> None:
-        positive = ["batch_size", "patch_size", "vocab_size", "eval_batch_size"]
+        if isinstance(self.bucket_batches, bool) or not isinstance(self.bucket_batches, int) \
+                or self.bucket_batches < 0:
+            raise ValueError(f"training.bucket_batches must be an int >= 0 (0: off), "
+                             f"got {self.bucket_batches!r}")
+        positive = ["batch_size", "patch_size", "vocab_size", "eval_batch_size",
+                    "length_multiple"]
         optional_positive = ["epochs", "steps", "max_seq_len", "limit_train", "limit_test",
                              "steps_per_epoch", "eval_limit"]
         for name in positive + optional_positive:
@@ -408,6 +423,23 @@ def classification_batch(data: TaskData, split: str, index: np.ndarray) -> dict[
     return {"input_ids": x[:, :width], "attention_mask": mask[:, :width], "targets": y}
 
 
+def bucketed_order(perm: np.ndarray, lengths: np.ndarray, batch_size: int, chunk: int,
+                   rng: np.random.Generator) -> np.ndarray:
+    """An epoch's example order whose batches hold texts of similar lengths.
+
+    ``perm`` (a random order) is cut into runs of ``chunk`` batches; each run
+    is sorted by length (stable) and cut into batches, and the order of all
+    the full batches is shuffled. Examples after the last full batch keep
+    their place at the end. Every example still appears exactly once.
+    """
+    full = perm.size // batch_size * batch_size
+    runs = [perm[i:min(i + chunk * batch_size, full)] for i in range(0, full, chunk * batch_size)]
+    ordered = np.concatenate([run[np.argsort(lengths[run], kind="stable")] for run in runs]
+                             or [perm[:0]])
+    batches = ordered.reshape(-1, batch_size)  # (full // B, B)
+    return np.concatenate([batches[rng.permutation(len(batches))].reshape(-1), perm[full:]])
+
+
 class Trainer:
     """One training run: task data, model, optimizer, schedule, counters and history.
 
@@ -508,6 +540,9 @@ class Trainer:
             return {"input_ids": inputs, "targets": targets}
         if self.pos == 0:
             self.perm = self.data_rng.permutation(self.data.num_train)
+            if self.config.bucket_batches and self.data.train_mask is not None:
+                self.perm = bucketed_order(self.perm, self.data.train_mask.sum(axis=1), bs,
+                                           self.config.bucket_batches, self.data_rng)
         index = self.perm[self.pos * bs:(self.pos + 1) * bs]
         return self._classification_batch("train", index)
 
@@ -870,7 +905,8 @@ def prepare_data(config: TrainConfig, tokenizer_state: dict | None = None,
         config.task, max_seq_len=config.max_seq_len,
         limit_train=config.limit_train if load_train else 0, limit_test=config.limit_test,
         tokenizer_state=tokenizer_state, vocab_size=config.vocab_size,
-        image_layout=config.image_layout, patch_size=config.patch_size)
+        image_layout=config.image_layout, patch_size=config.patch_size,
+        length_multiple=config.length_multiple)
 
 
 def _user_model_options(meta: Mapping[str, Any]) -> dict[str, Any]:
