@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -40,22 +39,13 @@ RUNS = {
 RANK_SCRIPT = """
 import sys
 import numpy as np
-from wavelearn import distributed, train as wt
-from wavelearn.backend import to_numpy
-from test_distributed import ddp_batch, ddp_model
+from wavelearn import distributed
+from test_distributed import RUNS, ddp_batch, ddp_model, run_arrays
 
-runs, out = {runs!r}, sys.argv[1]
+out = sys.argv[1]
 group, backend = distributed.DataParallel.from_environment("torch")
-for task, (training, model) in runs.items():
-    config, options = wt.resolve_configs(task, None, training, model)
-    trainer = wt.Trainer.create(config, options, backend)
-    trainer.distribute(group)
-    metrics = trainer.fit(None, progress=False)
-    arrays = {{name: to_numpy(p.data) for name, p in trainer.model.named_parameters()}}
-    if trainer.proj is not None:
-        arrays.update({{"proj." + n: to_numpy(p.data) for n, p in trainer.proj.named_parameters()}})
-    arrays["metric"] = np.asarray(metrics[trainer.metric_name])
-    np.savez(f"{{out}}/{{task}}_rank{{group.rank}}.npz", **arrays)
+for task in RUNS:
+    np.savez(f"{out}/{task}_rank{group.rank}.npz", **run_arrays(task, backend, group))
 
 # the torch.nn.Module view under DistributedDataParallel: each rank its shard of one batch
 import torch
@@ -66,8 +56,8 @@ mine = slice(group.rank, None, group.world_size)
 loss = torch.nn.functional.cross_entropy(net(torch.as_tensor(ids[mine])),
                                          torch.as_tensor(labels[mine]))
 loss.backward()
-np.savez(f"{{out}}/ddp_rank{{group.rank}}.npz",
-         **{{n: p.grad.numpy() for n, p in net.module.named_parameters()}})
+np.savez(f"{out}/ddp_rank{group.rank}.npz",
+         **{n: p.grad.numpy() for n, p in net.module.named_parameters()})
 group.close()
 """
 
@@ -87,16 +77,21 @@ def ddp_batch() -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, 40, size=(6, 32)), rng.integers(0, 3, size=6)
 
 
-def single_process(task: str) -> dict[str, np.ndarray]:
-    """The same run in this process, full batch, torch backend."""
+def run_arrays(task: str, backend: str = "torch", group=None,
+               train: bool = True) -> dict[str, np.ndarray]:
+    """Parameters (and the final metric) of the run ``RUNS[task]``: data-parallel in
+    ``group``, else one process over the full batch; ``train=False``: the initial ones."""
     training, model = RUNS[task]
     config, options = wt.resolve_configs(task, None, training, model)
-    trainer = wt.Trainer.create(config, options, "torch")
-    metrics = trainer.fit(None, progress=False)
+    trainer = wt.Trainer.create(config, options, backend)
+    if group is not None:
+        trainer.distribute(group)
+    metrics = trainer.fit(None, progress=False) if train else {}
     arrays = {name: to_numpy(p.data) for name, p in trainer.model.named_parameters()}
+    if train:
+        arrays["metric"] = np.asarray(metrics[trainer.metric_name])
     if trainer.proj is not None:
         arrays.update({"proj." + n: to_numpy(p.data) for n, p in trainer.proj.named_parameters()})
-    arrays["metric"] = np.asarray(metrics[trainer.metric_name])
     return arrays
 
 
@@ -112,7 +107,7 @@ def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def two_rank_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ranks")
     script = out / "ranks.py"
-    script.write_text(textwrap.dedent(RANK_SCRIPT.format(runs=RUNS)))
+    script.write_text(RANK_SCRIPT)
     done = torchrun(str(script), str(out), cwd=Path(__file__).parent)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
@@ -125,24 +120,13 @@ def test_two_processes_equal_one_process_over_the_full_batch(two_rank_results, t
     assert rank0.keys() == rank1.keys()
     for name in rank0:  # the replicas agree bit for bit
         np.testing.assert_array_equal(rank0[name], rank1[name], err_msg=name)
-    alone = single_process(task)
+    alone = run_arrays(task)
     assert alone.keys() == rank0.keys()
-    initial = single_process_initial(task)
+    initial = run_arrays(task, train=False)
     moved = max(float(np.abs(alone[k] - v).max()) for k, v in initial.items())
     assert moved > 1e-3  # training changed the parameters, so the comparison means something
     for name in alone:
         np.testing.assert_allclose(rank0[name], alone[name], rtol=0, atol=1e-6, err_msg=name)
-
-
-def single_process_initial(task: str) -> dict[str, np.ndarray]:
-    """The parameters before training (steps=0 is not a run: build the trainer only)."""
-    training, model = RUNS[task]
-    config, options = wt.resolve_configs(task, None, training, model)
-    trainer = wt.Trainer.create(config, options, "torch")
-    arrays = {name: to_numpy(p.data) for name, p in trainer.model.named_parameters()}
-    if trainer.proj is not None:
-        arrays.update({"proj." + n: to_numpy(p.data) for n, p in trainer.proj.named_parameters()})
-    return arrays
 
 
 def test_distributed_data_parallel_of_torch_model_gives_the_full_batch_gradient(
@@ -256,18 +240,20 @@ def test_nproc_without_torch_says_how_to_install_it() -> None:
     assert "pip install" in done.stderr
 
 
-def test_nproc_under_torchrun_is_refused(monkeypatch, capsys) -> None:
+def as_if_started_by_torchrun(monkeypatch) -> None:
     for name, value in [("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0"),
                         ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")]:
         monkeypatch.setenv(name, value)
+
+
+def test_nproc_under_torchrun_is_refused(monkeypatch, capsys) -> None:
+    as_if_started_by_torchrun(monkeypatch)
     assert cli.main(["train", "--nproc", "2", "--backend", "torch"]) == cli.EXIT_FAILURE
     assert "torchrun's --nproc-per-node" in capsys.readouterr().err
 
 
 def test_a_torchrun_process_with_the_numpy_backend_is_refused(monkeypatch, capsys) -> None:
-    for name, value in [("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0"),
-                        ("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", "29500")]:
-        monkeypatch.setenv(name, value)
+    as_if_started_by_torchrun(monkeypatch)
     assert cli.main(["train", "--backend", "numpy"]) == cli.EXIT_FAILURE
     assert "distributed training needs --backend torch" in capsys.readouterr().err
 

@@ -168,13 +168,11 @@ class DataParallel:
         return self.rank == 0
 
     def shard(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """This rank's examples of a global batch: rows ``rank, rank + W, ...``."""
-        sizes = {len(v) for v in batch.values()}
-        (size,) = sizes
-        if size % self.world_size:
-            raise ValueError(f"a batch of {size} examples does not split evenly over "
-                             f"{self.world_size} processes; use a --batch-size divisible by "
-                             f"{self.world_size}")
+        """This rank's examples of a global batch: rows ``rank, rank + W, ...``.
+
+        The batch size divides by ``W`` (:meth:`wavelearn.train.Trainer.distribute`
+        checks), so every rank's mean loss weighs the same.
+        """
         return {k: v[self.rank::self.world_size] for k, v in batch.items()}
 
     def average_gradients(self, params: Sequence[Any], loss: float) -> float:

@@ -103,9 +103,13 @@ TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
                   "positional_encoding_type": "learned"},
         "training": {"epochs": 15, "batch_size": 32, "lr": 3e-3, "image_layout": "rows"},
     },
+    # Texts cut to multiples of 16 tokens (keeping their ending) in length-sorted batches:
+    # a batch holds a length or two, so the exact mask runs the mixing once or twice
+    # (~2x the steps per second of random batches). 180 s of training on 1 core:
+    # test accuracy ~0.84 (bag-of-words logistic regression 0.86).
     "imdb": {
         "model": {"hidden_dim": 64, "num_layers": 2, "levels": 3, "dropout": 0.1},
-        "training": {"epochs": 3, "batch_size": 32, "lr": 2e-3, "max_seq_len": 256,
+        "training": {"epochs": 3, "batch_size": 32, "lr": 3e-3, "max_seq_len": 256,
                      "length_multiple": 16, "bucket_batches": 50},
     },
     "rotten_tomatoes": {
