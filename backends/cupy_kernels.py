@@ -6,7 +6,7 @@ read; each kernel has a NumPy reference among wavelearn's own functions:
 =============================  ========================================================
 wrapper                        NumPy reference
 =============================  ========================================================
-:func:`dwt`, :func:`idwt`      ``wavelearn.transforms._dwt3`` / ``_idwt3`` (= PyWavelets)
+:func:`dwt`, :func:`idwt`      ``wavelearn.dwt.transforms._dwt3`` / ``_idwt3`` (= PyWavelets)
 :func:`wavedec`,               ``wavelearn.wavedec`` / ``waverec`` along axis 1
 :func:`waverec`
 :func:`mixing_forward`,        ``WaveletMixing(mixing_mode='pointwise').forward`` /
@@ -39,7 +39,7 @@ C-contiguous (a copy only if they are not).
 **Launchers.** The wrappers build their arguments and launch configurations
 themselves and hand them to a *launcher*: :class:`CupyLauncher` by default
 (``cupy`` arrays on the current device). The test-suite passes a CPU launcher
-instead (``tests/cuda_harness``), which runs the very same CUDA sources
+instead (``tests/backends/cuda_harness``), which runs the very same CUDA sources
 compiled with g++ on NumPy arrays -- so this module imports CuPy only when a
 CuPy launcher is made, and the launch planning below is tested without a GPU.
 """
@@ -55,9 +55,9 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import transforms as tr
 from wavelearn.backend import array_namespace
-from wavelearn.wavelets import MODES, Wavelet, as_wavelet, check_mode
+from wavelearn.dwt import transforms as tr
+from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 CU_FILES = ("dwt.cu", "mixing.cu", "causal.cu")

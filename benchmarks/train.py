@@ -5,14 +5,15 @@ budget, side by side:
 
 * **wavelearn**: :class:`~wavelearn.models.WaveletTransformer` (the LM:
   :class:`~wavelearn.models.WaveletDecoder`) with the task's defaults from
-  ``wavelearn.train.TASK_DEFAULTS``, trained by :class:`wavelearn.train.Trainer`
+  ``wavelearn.training.trainer.TASK_DEFAULTS``, trained by
+  :class:`wavelearn.training.trainer.Trainer`
   (NumPy backend, hand-written backward passes);
 * **attention**: a PyTorch ``nn.TransformerEncoder`` with the same hidden size,
   number of layers, FFN width, dropout, pre-norm blocks, GELU, positional
   encoding, pooling and head (causal mask for the LM), trained by torch
   autograd with the same optimizer (AdamW), schedule (warm-up + cosine),
   gradient clipping, batch size and batch order;
-* **baseline**: the task's simple baseline from :func:`wavelearn.tasks.baselines`
+* **baseline**: the task's simple baseline from :func:`wavelearn.training.tasks.baselines`
   (majority class and NumPy logistic regression; a character 5-gram for the LM).
 
 Both models are given ``--budget-seconds`` of training (evaluation not
@@ -48,8 +49,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from wavelearn import tasks  # noqa: E402
-from wavelearn import train as wt  # noqa: E402
+from wavelearn.training import tasks  # noqa: E402
+from wavelearn.training import trainer as wt  # noqa: E402
 
 DEFAULT_TASKS = ("forda", "imdb", "shakespeare")
 DEFAULT_BUDGETS = {"shakespeare": 600.0}

@@ -41,7 +41,7 @@ def test_backends_benchmark_reports_a_backend_that_cannot_run(capsys) -> None:
 
 
 def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     bench = load("train")
     config, model = wt.resolve_configs(

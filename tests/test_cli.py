@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from wavelearn import cli
-from wavelearn import train as wt
+from wavelearn.training import trainer as wt
 
 TINY_LM = """\
 # a seconds-long character LM

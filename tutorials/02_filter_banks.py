@@ -27,7 +27,7 @@ import pywt
 from IPython.display import Markdown, display
 
 import wavelearn as wl
-from wavelearn import filterbank
+from wavelearn.dwt import filterbank
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
 np.set_printoptions(precision=4, suppress=True)
@@ -222,7 +222,7 @@ for N in range(1, 7):
 # as needed to reconstruct (see the lengths below).
 #
 # The picture shows each extension of an 8-sample signal; wavelearn's
-# extension (`wavelearn.filterbank.extend`, written as small matrices) is
+# extension (`wavelearn.dwt.filterbank.extend`, written as small matrices) is
 # compared with `pywt.pad`.
 
 # %%

@@ -15,7 +15,7 @@
 # # 3. A multilevel decomposition of real heartbeats
 #
 # We take single heartbeats from the UCR archive's ECG5000 data set (which
-# the project installs as a pip package; `wavelearn.data.load_ucr` reads it),
+# the project installs as a pip package; `wavelearn.training.datasets.load_ucr` reads it),
 # split them into wavelet bands, look at the bands as a scalogram, remove
 # added noise by thresholding the details, and measure how the energy of
 # normal and abnormal beats spreads over the bands.
@@ -28,7 +28,7 @@ import numpy as np
 import pywt
 
 import wavelearn as wl
-from wavelearn.data import load_ucr
+from wavelearn.training.datasets import load_ucr
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
 np.set_printoptions(precision=3, suppress=True)

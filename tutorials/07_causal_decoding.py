@@ -35,7 +35,7 @@ import numpy as np
 
 from wavelearn.nn.mixing import (CausalWaveletMixing, WaveletMixing, causal_analysis,
                                  causal_lowpass)
-from wavelearn.train import Trainer, TrainConfig
+from wavelearn.training.trainer import Trainer, TrainConfig
 
 QUICK = os.environ.get("WAVELEARN_TUTORIAL_QUICK") == "1"
 plt.rcParams.update({"figure.dpi": 70, "figure.figsize": (8, 3), "axes.grid": True})

@@ -55,7 +55,7 @@ import numpy as np
 import wavelearn as wl
 from wavelearn.backend import BackendUnavailableError, load_backend
 from wavelearn.nn import CrossEntropyLoss, Linear
-from wavelearn.optim import AdamW
+from wavelearn.training.optim import AdamW
 
 QUICK = bool(os.environ.get("WAVELEARN_TUTORIAL_QUICK"))
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
@@ -524,14 +524,14 @@ print(f"B = {len(batch_y)} examples in {W} shards of {len(batch_y) // W}: max |a
 # The next cell runs the command line twice on the same small FordA problem
 # (3 steps, float32): once in one process, once with `--nproc 2`, each into a
 # temporary folder, then reads both checkpoints with
-# `wavelearn.train.read_checkpoint` and compares the trained parameters.
+# `wavelearn.training.trainer.read_checkpoint` and compares the trained parameters.
 # A small config file sets dropout to 0, so that both runs see exactly the
 # same computation and differ only in the order of floating-point sums (a
 # single-process run draws dropout masks for the whole batch, each rank of a
 # parallel run for its own shard).
 
 # %%
-from wavelearn.train import read_checkpoint
+from wavelearn.training.trainer import read_checkpoint
 
 help_text = subprocess.run([sys.executable, "-m", "wavelearn", "train", "--help"],
                            capture_output=True, text=True, check=True).stdout

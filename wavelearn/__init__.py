@@ -22,7 +22,7 @@ __all__ = [
     "use_backend",
 ]
 
-from wavelearn.transforms import (  # noqa: E402
+from wavelearn.dwt.transforms import (  # noqa: E402
     dwt,
     dwt_adjoint,
     dwt_coeff_len,
@@ -34,7 +34,7 @@ from wavelearn.transforms import (  # noqa: E402
     waverec,
     waverec_adjoint,
 )
-from wavelearn.wavelets import MODES, Wavelet  # noqa: E402
+from wavelearn.dwt.wavelets import MODES, Wavelet  # noqa: E402
 
 __all__ += [
     "MODES",
@@ -51,12 +51,12 @@ __all__ += [
     "waverec_adjoint",
 ]
 
-from wavelearn.config import (  # noqa: E402
+from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer  # noqa: E402
+from wavelearn.models.config import (  # noqa: E402
     WaveletDecoderConfig,
     WaveletEncoderConfig,
     WaveletTransformerConfig,
 )
-from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer  # noqa: E402
 
 __all__ += [
     "WaveletDecoder",

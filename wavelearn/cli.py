@@ -45,8 +45,8 @@ _MODEL_OPTIONS = {
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its four subcommands."""
     from wavelearn import __version__
-    from wavelearn.data import TASKS
     from wavelearn.nn.mixing import MIXING_MODES
+    from wavelearn.training.datasets import TASKS
 
     parser = argparse.ArgumentParser(
         prog="wavelearn", description="Train and inspect wavelet transformers.")
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands torchrun
-    from wavelearn.train import CheckpointError
+    from wavelearn.training.trainer import CheckpointError
 
     try:
         if getattr(args, "threads", None):
@@ -189,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     ``--nproc N`` starts N copies of this command with torchrun; a copy that
     torchrun started joins its process group and trains its shard of each batch.
     """
-    from wavelearn import distributed
+    from wavelearn.training import distributed
 
     if args.nproc is not None:
         if distributed.launched_by_torchrun():
@@ -216,7 +216,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
     """The run's batch size (options, config file, task default) must split over ``nproc``."""
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     config, _ = wt.resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
                                    _overrides(args, _MODEL_OPTIONS))
@@ -227,7 +227,7 @@ def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
 
 def _train(args: argparse.Namespace, group: Any) -> int:
     """Build or resume the run, train it (data-parallel in ``group`` if given), report."""
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     training = _overrides(args, _TRAINING_OPTIONS)
     model = _overrides(args, _MODEL_OPTIONS)
@@ -258,7 +258,7 @@ def _train(args: argparse.Namespace, group: Any) -> int:
 def _resume(args: argparse.Namespace, training: dict[str, Any],
             model: dict[str, Any]) -> tuple[Any, Path]:
     """The trainer of the checkpoint in ``--out`` (checked against the given options)."""
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     file = wt.read_config_file(args.config) if args.config else {}
     task = args.task or file.get("task")
@@ -296,7 +296,7 @@ def _describe(trainer: Any, out: Path) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``wavelearn evaluate``: the whole test split, next to the saved baselines."""
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
                                          load_train=False)
@@ -307,7 +307,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """``wavelearn generate``: sample a continuation of ``--prompt``."""
-    from wavelearn import train as wt
+    from wavelearn.training import trainer as wt
 
     trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
                                          load_train=False)
@@ -361,7 +361,7 @@ def _devices(name: str) -> list[str]:
 def cmd_info(args: argparse.Namespace) -> int:
     """``wavelearn info``: versions, backends, devices, dataset packages and tasks."""
     from wavelearn import __version__
-    from wavelearn.data import TASKS
+    from wavelearn.training.datasets import TASKS
 
     print(f"wavelearn {__version__} (python {platform.python_version()}, "
           f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs)")

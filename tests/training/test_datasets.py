@@ -1,4 +1,4 @@
-"""wavelearn.data: the offline loaders on the real packaged data, splits, tokenizers."""
+"""wavelearn.training.datasets: offline loaders on the real packaged data, splits, tokenizers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wavelearn import data
+from wavelearn.training import datasets as data
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _assert_signal(X: np.ndarray, y: np.ndarray, shape: tuple[int, int], classes: int) -> None:

@@ -19,7 +19,7 @@ from wavelearn import (
     WaveletTransformer,
     WaveletTransformerConfig,
 )
-from wavelearn.config import ConfigError
+from wavelearn.models.config import ConfigError
 
 PAIRS = [
     (WaveletTransformer, WaveletTransformerConfig),

@@ -3,7 +3,7 @@
 For each model (classifier, encoder, causal LM), each mixing mode and each dtype,
 one model is built per backend from the same seed and trained on the same five
 batches with :class:`~wavelearn.nn.losses.CrossEntropyLoss` and
-:class:`~wavelearn.optim.AdamW` (weight decay on). The torch run must agree with
+:class:`~wavelearn.training.optim.AdamW` (weight decay on). The torch run must agree with
 the numpy run on the first step's logits, loss, every parameter gradient (and
 ``d inputs_embeds``), and on every parameter after the five steps:
 ``1e-10`` in float64, ``1e-5`` (times ``max(1, max|reference|)``) in float32.
@@ -25,7 +25,7 @@ import wavelearn as wl  # noqa: E402
 from wavelearn.backend import to_numpy  # noqa: E402
 from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer  # noqa: E402
 from wavelearn.nn.losses import CrossEntropyLoss  # noqa: E402
-from wavelearn.optim import AdamW  # noqa: E402
+from wavelearn.training.optim import AdamW  # noqa: E402
 
 VOCAB, D, N, B, STEPS, NUM_CLASSES = 50, 16, 32, 3, 5, 4
 # AdamW moves every element by about lr, whatever the size of its gradient: an element

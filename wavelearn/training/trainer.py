@@ -25,7 +25,7 @@ projection's initialisation (seeded from ``seed``). A checkpoint holds the
 parameters, the optimizer and schedule state, the current epoch's
 permutation and position in it, and the state of *every* Generator, so
 ``--resume`` ends with bit-identical parameters to a run that was never
-stopped. Checkpoints are written atomically (:func:`wavelearn.serialization.save`)
+stopped. Checkpoints are written atomically (:func:`wavelearn.nn.serialization.save`)
 and only after a step or an evaluation has completed, so a failed run never
 replaces a checkpoint that is already there. Ctrl-C saves a resumable
 checkpoint (the interrupted step is dropped and its random draws rewound) and
@@ -53,13 +53,14 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import __version__, serialization
+from wavelearn import __version__
 from wavelearn.backend import asarray, load_backend, to_numpy, use_backend
+from wavelearn.nn import serialization
 from wavelearn.nn.layers import Linear
 from wavelearn.nn.losses import CrossEntropyLoss
 from wavelearn.nn.module import Module
-from wavelearn.optim import AdamW, WarmupCosineSchedule, clip_grad_norm
-from wavelearn.tasks import (
+from wavelearn.training.optim import AdamW, WarmupCosineSchedule, clip_grad_norm
+from wavelearn.training.tasks import (
     TaskData,
     baselines,
     lm_eval_starts,
@@ -149,7 +150,7 @@ class TrainConfig:
     """Options of one training run (everything but the model and the backend).
 
     Attributes:
-        task: a :data:`wavelearn.data.TASKS` key.
+        task: a :data:`wavelearn.training.datasets.TASKS` key.
         epochs: passes over the training set (LM: blocks of ``steps_per_epoch``
             steps); used when ``steps`` is None.
         steps: total optimizer steps (overrides ``epochs``).
@@ -171,7 +172,7 @@ class TrainConfig:
         eval_batch_size: batch size of evaluations.
         compute_baselines: compute the simple baselines at the start.
         length_multiple: text tasks: cut each text to a multiple of this many
-            tokens, keeping its ending (:func:`wavelearn.tasks.round_lengths_down`;
+            tokens, keeping its ending (:func:`wavelearn.training.tasks.round_lengths_down`;
             1: texts stay whole).
         bucket_batches: text tasks: form the batches of each run of this many
             batches from examples sorted by length, then shuffle the batches
@@ -474,7 +475,7 @@ class Trainer:
         self.final: dict[str, float] | None = None
         self.train_seconds = 0.0
         self._snapshot: dict[str, Any] | None = None
-        self.dist: Any = None  # a wavelearn.distributed.DataParallel, see distribute()
+        self.dist: Any = None  # a wavelearn.training.distributed.DataParallel, see distribute()
 
     # -- construction ---------------------------------------------------------------
 
@@ -511,7 +512,7 @@ class Trainer:
         return self.config.steps or (self.config.epochs or 1) * self.steps_per_epoch
 
     def distribute(self, group: Any) -> None:
-        """Train data-parallel in ``group`` (:class:`wavelearn.distributed.DataParallel`).
+        """Train data-parallel in ``group`` (:class:`wavelearn.training.distributed.DataParallel`).
 
         Rank 0's parameters are copied to every rank; ranks > 0 get their own
         dropout streams. Each step then trains on this rank's shard of the

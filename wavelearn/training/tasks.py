@@ -1,10 +1,10 @@
-"""Training tasks: from a :data:`wavelearn.data.TASKS` entry to model-ready arrays.
+"""Training tasks: from a :data:`wavelearn.training.datasets.TASKS` entry to model-ready arrays.
 
 :func:`prepare_task` loads a task's train and test splits and turns them into
 NumPy arrays a model can eat, in one of three shapes:
 
 * **text classification** (``imdb``, ``rotten_tomatoes``): a
-  :class:`~wavelearn.data.WordTokenizer` fitted on the *training* split only;
+  :class:`~wavelearn.training.datasets.WordTokenizer` fitted on the *training* split only;
   ``x`` int64 ids ``(n, L)`` right-padded, ``mask`` int64 ``(n, L)``.
 * **signal classification** (``forda``, ``ecg5000``, ``digits``, ``mnist``):
   ``x`` float32 ``(n, L, C)``, each series normalised to mean 0 and standard
@@ -13,7 +13,7 @@ NumPy arrays a model can eat, in one of three shapes:
   (``C`` = image width, ``image_layout='rows'``). A model reads them through a
   learned ``Linear(C, D)`` projection as ``inputs_embeds``.
 * **character language modelling** (``shakespeare``): a
-  :class:`~wavelearn.data.CharTokenizer` fitted on the training text; ``x`` is
+  :class:`~wavelearn.training.datasets.CharTokenizer` fitted on the training text; ``x`` is
   the whole split as one int64 id stream; training windows are cut from it by
   :func:`lm_windows`.
 
@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from wavelearn import data as wdata
+from wavelearn.training import datasets as wdata
 
 IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
 """Image tasks -> (height, width), for ``image_layout='rows'``."""
@@ -45,7 +45,7 @@ class TaskData:
     """One task's splits, ready for a model.
 
     Attributes:
-        name: the :data:`~wavelearn.data.TASKS` key.
+        name: the :data:`~wavelearn.training.datasets.TASKS` key.
         kind: ``'classification'`` or ``'lm'``.
         input_type: ``'tokens'`` (ids through an embedding) or ``'signal'``
             (floats through a projection, as ``inputs_embeds``).
@@ -151,7 +151,7 @@ def prepare_task(
     """Load and preprocess task ``name`` (see the module docstring).
 
     Args:
-        name: a :data:`wavelearn.data.TASKS` key.
+        name: a :data:`wavelearn.training.datasets.TASKS` key.
         max_seq_len: cut sequences to this length (default: the task's own).
             For the LM it is the training window length.
         limit_train, limit_test: keep only a seeded subset of this many examples

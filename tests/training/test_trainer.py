@@ -1,4 +1,4 @@
-"""wavelearn.tasks and wavelearn.train: data preparation, baselines, the training loop,
+"""wavelearn.training (tasks, trainer): data preparation, baselines, the training loop,
 exact resume, Ctrl-C, and the checkpoint error paths. Every run here is tiny (seconds)."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from wavelearn import data as wdata
-from wavelearn import serialization, tasks
-from wavelearn import train as wt
 from wavelearn.backend import to_numpy
+from wavelearn.nn import serialization
+from wavelearn.training import datasets as wdata
+from wavelearn.training import tasks
+from wavelearn.training import trainer as wt
 
 # --------------------------------------------------------------------------- tiny runs
 

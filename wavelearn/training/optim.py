@@ -10,7 +10,7 @@ There are no parameter groups: to exempt biases and norms from weight decay,
 build two optimizers (one with ``weight_decay=0``) over the two lists.
 
 ``state_dict()`` is a flat ``{str: array}`` dict (``'lr'``, ``'step.3'``,
-``'exp_avg.3'``, ...) that :func:`wavelearn.serialization.save` can write, so
+``'exp_avg.3'``, ...) that :func:`wavelearn.nn.serialization.save` can write, so
 training can be resumed exactly.
 """
 

@@ -10,7 +10,7 @@ import torch
 
 import wavelearn
 from wavelearn.nn import Linear, Parameter
-from wavelearn.optim import SGD, AdamW, WarmupCosineSchedule, clip_grad_norm
+from wavelearn.training.optim import SGD, AdamW, WarmupCosineSchedule, clip_grad_norm
 
 SHAPES = [(3, 4), (4,), (2, 2, 3)]
 

@@ -19,11 +19,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from wavelearn import cli, distributed  # noqa: E402
-from wavelearn import train as wt  # noqa: E402
+from wavelearn import cli  # noqa: E402
 from wavelearn.backend import to_numpy  # noqa: E402
+from wavelearn.training import distributed  # noqa: E402
+from wavelearn.training import trainer as wt  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # (task, training options, model options): small, no dropout (dropout masks are drawn per rank)
 RUNS = {
@@ -39,7 +40,7 @@ RUNS = {
 RANK_SCRIPT = """
 import sys
 import numpy as np
-from wavelearn import distributed
+from wavelearn.training import distributed
 from test_distributed import RUNS, ddp_batch, ddp_model, run_arrays
 
 out = sys.argv[1]
@@ -259,7 +260,7 @@ def test_a_torchrun_process_with_the_numpy_backend_is_refused(monkeypatch, capsy
 
 
 def test_strip_nproc_keeps_everything_else() -> None:
-    from wavelearn.distributed import strip_nproc
+    from wavelearn.training.distributed import strip_nproc
 
     assert strip_nproc(["train", "--nproc", "2", "--steps", "3", "--nproc=4", "--out", "x"]) == [
         "train", "--steps", "3", "--out", "x"]

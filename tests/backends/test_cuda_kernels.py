@@ -6,12 +6,12 @@
    (skipped when nvcc is missing).
 2. **Their logic is right, on the CPU**: the kernel source (the very string
    CuPy hands to NVRTC) is compiled with g++ against
-   ``tests/cuda_harness/cuda_emu.h`` -- threads, blocks, barriers and shared
+   ``tests/backends/cuda_harness/cuda_emu.h`` -- threads, blocks, barriers and shared
    memory emulated -- and launched through the real wrappers with a CPU
    launcher, on NumPy arrays; results are compared with wavelearn's NumPy
    reference (itself tested against PyWavelets) and PyWavelets. The launcher
    also checks argument types, bounds and that outputs are fully written
-   (see tests/cuda_harness/emu.py). Skipped when g++ is missing.
+   (see tests/backends/cuda_harness/emu.py). Skipped when g++ is missing.
 3. **GPU parity** (``@pytest.mark.gpu``): the same wrappers on CuPy arrays,
    against PyWavelets and NumPy; they run only where CuPy sees a GPU.
 """

@@ -1,7 +1,7 @@
 r"""The discrete wavelet transform, its inverse, and their exact adjoints.
 
 One level of the DWT of a signal :math:`x` of length :math:`N` with a filter
-of length :math:`F`, as three linear steps (see :mod:`wavelearn.filterbank`):
+of length :math:`F`, as three linear steps (see :mod:`wavelearn.dwt.filterbank`):
 
 .. math::
     c_A = D\,(h_{lo} * E x), \qquad c_D = D\,(h_{hi} * E x)
@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import filterbank as fb
 from wavelearn.backend import _library_of, array_namespace
-from wavelearn.wavelets import Wavelet, as_wavelet, check_mode
+from wavelearn.dwt import filterbank as fb
+from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
 # ---------------------------------------------------------------------------
 # Lengths and levels (PyWavelets' rules)
@@ -228,7 +228,7 @@ def dwt(data: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> tup
     Args:
         data: array (numpy, cupy or torch; any number of dimensions) or list.
         wavelet: name (``'db4'``), :class:`Wavelet` or ``pywt.Wavelet``.
-        mode: one of the nine boundary modes (``wavelearn.wavelets.MODES``).
+        mode: one of the nine boundary modes (``wavelearn.dwt.wavelets.MODES``).
         axis: the axis to transform.
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)

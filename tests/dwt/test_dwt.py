@@ -20,7 +20,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import wavelearn as wl
-from wavelearn import filterbank as fb
+from wavelearn.dwt import filterbank as fb
 
 ALL_NAMES = pywt.wavelist(kind="discrete")
 MODES = tuple(wl.MODES)

@@ -9,9 +9,8 @@ import torch
 from gradcheck import check_layer_backward, rel_error
 
 import wavelearn
-from wavelearn import serialization
 from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer
-from wavelearn.nn import Module
+from wavelearn.nn import Module, serialization
 from wavelearn.nn.positional import (
     LearnedPositionalEncoding,
     RotaryPositionalEncoding,

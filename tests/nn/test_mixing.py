@@ -390,7 +390,7 @@ def test_float32_matches_float64() -> None:
 def _load_reference():
     if importlib.util.find_spec("wavelearn.models") is None:
         pytest.skip("wavelearn.models is not there yet")
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "torch_reference.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "torch_reference.py"
     spec = importlib.util.spec_from_file_location("torch_reference", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("torch_reference", module)

@@ -170,7 +170,7 @@ class DataParallel:
     def shard(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """This rank's examples of a global batch: rows ``rank, rank + W, ...``.
 
-        The batch size divides by ``W`` (:meth:`wavelearn.train.Trainer.distribute`
+        The batch size divides by ``W`` (:meth:`wavelearn.training.trainer.Trainer.distribute`
         checks), so every rank's mean loss weighs the same.
         """
         return {k: v[self.rank::self.world_size] for k, v in batch.items()}

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 import wavelearn
-from wavelearn import serialization
-from wavelearn.nn import FeedForward, Linear, Parameter
-from wavelearn.optim import AdamW
-from wavelearn.serialization import load, save
+from wavelearn.nn import FeedForward, Linear, Parameter, serialization
+from wavelearn.nn.serialization import load, save
+from wavelearn.training.optim import AdamW
 
 
 def test_round_trip_module_and_metadata(tmp_path) -> None:

@@ -32,10 +32,10 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from wavelearn.dwt.wavelets import MODES, _discrete_names
 from wavelearn.nn.mixing import MIXING_MODES
 from wavelearn.nn.module import numpy_dtype
 from wavelearn.nn.positional import ALIBI_MESSAGE, POSITIONAL_ENCODING_TYPES
-from wavelearn.wavelets import MODES, _discrete_names
 
 OUTPUT_TYPES = ("classification", "regression", "sequence", "lm", "none")
 POOLING_TYPES = ("mean", "cls")

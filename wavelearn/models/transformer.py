@@ -45,7 +45,7 @@ import numpy as np
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace, backend_of, to_numpy
-from wavelearn.config import (
+from wavelearn.models.config import (
     WaveletDecoderConfig,
     WaveletEncoderConfig,
     WaveletTransformerConfig,
@@ -96,7 +96,7 @@ class WaveletTransformer(Module):
             (float64 for gradient checks).
         seed: seeds parameter initialisation and the dropout generators.
 
-    Attributes: ``config`` (a :class:`~wavelearn.config.WaveletTransformerConfig`),
+    Attributes: ``config`` (a :class:`~wavelearn.models.config.WaveletTransformerConfig`),
     ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
     :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
     ``positional``, ``final_norm``, ``head`` (or None).

@@ -1,0 +1,24 @@
+"""Chapter 3: the models, built from the layers of :mod:`wavelearn.nn`.
+
+* :mod:`.config` -- one validated config dataclass per model (the single source of
+  each model's arguments, their defaults and their checks);
+* :mod:`.transformer` -- ``WaveletTransformer``, ``WaveletEncoder`` and ``WaveletDecoder``.
+"""
+
+from wavelearn.models.config import (
+    ConfigError,
+    WaveletDecoderConfig,
+    WaveletEncoderConfig,
+    WaveletTransformerConfig,
+)
+from wavelearn.models.transformer import WaveletDecoder, WaveletEncoder, WaveletTransformer
+
+__all__ = [
+    "ConfigError",
+    "WaveletDecoder",
+    "WaveletDecoderConfig",
+    "WaveletEncoder",
+    "WaveletEncoderConfig",
+    "WaveletTransformer",
+    "WaveletTransformerConfig",
+]
