@@ -66,6 +66,18 @@ class Backend:
         """A view of ``x`` with ``shape`` and ``strides`` counted in *elements*."""
         raise NotImplementedError
 
+    def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
+        """``target[idx[m]] += values[m]`` for every ``m``, *accumulating* repeated indices
+        (plain ``target[idx] += values`` keeps only one of the repeats). Modifies and
+        returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``."""
+        raise NotImplementedError
+
+    @property
+    def kernels(self) -> Any:
+        """This backend's own kernels for the layers (the CuPy RawKernels), or None:
+        the layers then run their array-API code."""
+        return None
+
     def __repr__(self) -> str:
         return f"<wavelearn backend {self.spec!r}>"
 
