@@ -194,11 +194,11 @@ def backend_of(x: Any) -> Backend:
     return load_backend(f"cupy:{x.device.id}")
 
 
-def array_namespace(*arrays: Any) -> Any:
-    """The array namespace shared by ``arrays`` (``None`` entries are skipped).
+def check_same_backend(*arrays: Any) -> Backend:
+    """The one backend of ``arrays`` (``None`` entries are skipped).
 
     Raises:
-        TypeError: arrays from two libraries (or two devices) in one call.
+        TypeError: arrays from two libraries (or two devices) in one call, or no array.
     """
     backends = {backend_of(a).spec: backend_of(a) for a in arrays if a is not None}
     if len(backends) > 1:
@@ -208,7 +208,12 @@ def array_namespace(*arrays: Any) -> Any:
         )
     if not backends:
         raise TypeError("no array among the inputs")
-    return next(iter(backends.values())).xp
+    return next(iter(backends.values()))
+
+
+def array_namespace(*arrays: Any) -> Any:
+    """The array namespace shared by ``arrays`` (see :func:`check_same_backend`)."""
+    return check_same_backend(*arrays).xp
 
 
 def to_numpy(x: Any) -> Any:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device as device_of
 
-from wavelearn.backend import array_namespace, backend_of, to_numpy
+from wavelearn.backend import array_namespace, backend_of, check_same_backend, to_numpy
 from wavelearn.models.config import (
     WaveletDecoderConfig,
     WaveletEncoderConfig,
@@ -237,7 +237,7 @@ class WaveletTransformer(Module):
             if self.embedding is None:
                 raise ValueError(f"{type(self).__name__} has no token embedding (vocab_size="
                                  "None); pass inputs_embeds=(B, N, hidden_dim) instead")
-            array_namespace(input_ids, ref)  # TypeError for another backend
+            check_same_backend(input_ids, ref)
             if input_ids.ndim != 2:
                 raise ValueError("input_ids must be 2-D (B, N), got shape "
                                  f"{tuple(input_ids.shape)}")
@@ -342,7 +342,7 @@ class WaveletTransformer(Module):
         if "out_shape" not in self.cache:
             raise RuntimeError("backward() needs a forward() first")
         ref = self.final_norm.weight.data
-        array_namespace(dout, ref)
+        check_same_backend(dout, ref)
         if tuple(dout.shape) != self.cache["out_shape"]:
             raise ValueError(f"dout must have the output's shape {self.cache['out_shape']}, "
                              f"got {tuple(dout.shape)}")
