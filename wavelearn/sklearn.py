@@ -206,6 +206,11 @@ class WaveletRegressor(RegressorMixin, _WaveletEstimator):
 
     _task = "regression"
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # y (n, m): m outputs of one head
+        return tags
+
     def fit(self, X: Any, y: Any) -> WaveletRegressor:
         """Fit on ``X (n, T)`` or ``(n, C, T)`` and real targets ``y (n,)`` or ``(n, m)``."""
         X, y = self._validate_X(X, reset=True, y=y)

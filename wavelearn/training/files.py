@@ -97,9 +97,9 @@ def _parse_table(path: Path, delimiter: str | None, header: bool | None,
     sep = delimiter or _delimiter(path, lines[0][1])
     rows = [(i, [c.strip() for c in line.split(sep)]) for i, line in lines]
     names, rows = _header(path, rows, header, label_column)
-    col = _label_index(path, names, label_column, len(rows[0][1]) if rows else 0)
     if not rows:
         raise DataFileError(path, "has a header but no rows")
+    col = _label_index(path, names, label_column, len(rows[0][1]))
     width = len(rows[0][1])
     for number, cells in rows:
         if len(cells) != width:
@@ -196,11 +196,19 @@ def check_labels(train: SeriesFile, test: SeriesFile | None = None) -> np.ndarra
     classes = np.unique(train.labels)
     if classes.size < 2:
         raise DataFileError(train.path, f"all {train.labels.shape[0]} rows have the same "
-                            f"label {classes[0]!r}; classification needs at least two classes")
+                            f"label {label_text(classes[0])}; classification needs at least "
+                            "two classes")
     if test is not None and test.labels is not None:
         unseen = ~np.isin(test.labels, classes)
         if unseen.any():
             i = int(np.argmax(unseen))
-            raise DataFileError(test.path, f"label {test.labels[i]!r} does not occur in the "
-                                f"training file {train.path}", int(test.rows[i]))
+            raise DataFileError(test.path, f"label {label_text(test.labels[i])} does not occur "
+                                f"in the training file {train.path}", int(test.rows[i]))
     return classes
+
+
+def label_text(value: Any) -> str:
+    """A label as written in a file: ``1`` for 1.0, names unchanged."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value.item() if isinstance(value, np.generic) else value)

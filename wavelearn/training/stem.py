@@ -37,6 +37,14 @@ import numpy as np
 NORMALIZATIONS = ("series", "channel", "none")
 
 
+class SeriesError(ValueError):
+    """A series that cannot be read; ``index`` is its row in ``X``, ``problem`` what is wrong."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        super().__init__(f"series {index} (row {index} of X) {problem}")
+        self.index, self.problem = index, problem
+
+
 def as_3d(X: np.ndarray) -> np.ndarray:
     """``(n, T)`` -> ``(n, 1, T)``; ``(n, C, T)`` unchanged. float64."""
     X = np.asarray(X, dtype=np.float64)
@@ -50,8 +58,9 @@ def as_3d(X: np.ndarray) -> np.ndarray:
 def series_lengths(X: np.ndarray) -> np.ndarray:
     """Real length of each series of ``X (n, C, T)``: NaN only as right padding -> ``(n,)``.
 
-    Raises ValueError naming the first series with a NaN followed by a number
-    (a gap, not padding), with infinite values, or with no value at all.
+    Raises :class:`SeriesError` (a ValueError) naming the first series with a
+    NaN followed by a number (a gap, not padding), with infinite values, or
+    with no value at all.
     """
     finite = ~np.isnan(X).any(axis=1)  # (n, T): every channel has a value
     lengths = finite.sum(axis=1)  # (n,)
@@ -63,12 +72,11 @@ def series_lengths(X: np.ndarray) -> np.ndarray:
                    "holds an infinite value" if np.isinf(X[i]).any() else
                    "has a missing value (NaN) before its end; only trailing NaN "
                    "(padding of a shorter series) is allowed")
-        raise ValueError(f"series {i} (row {i} of X) {problem}")
+        raise SeriesError(i, problem)
     partial = np.isnan(X).any(axis=1) & ~np.isnan(X).all(axis=1)  # (n, T)
     if partial.any():
         i = int(np.flatnonzero(partial.any(axis=1))[0])
-        raise ValueError(f"series {i} (row {i} of X): its channels have different lengths "
-                         "(NaN in some channels only)")
+        raise SeriesError(i, "has channels of different lengths (NaN in some channels only)")
     return lengths.astype(np.int64)
 
 
