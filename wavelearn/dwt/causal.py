@@ -20,6 +20,14 @@ import numpy as np
 
 from wavelearn.dwt.wavelets import as_wavelet
 
+__all__ = [
+    "causal_analysis",
+    "causal_analysis_adjoint",
+    "causal_filter",
+    "causal_filter_adjoint",
+    "causal_lowpass",
+]
+
 
 def causal_lowpass(wavelet: Any) -> np.ndarray:
     r"""The scaling filter of ``wavelet`` normalised to unit sum, :math:`\bar h = h / \sum h`,

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, get_backend
+from wavelearn.backend import array_namespace, check_same_backend, get_backend
 from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter, numpy_dtype
 
 POSITIONAL_ENCODING_TYPES = ("sinusoidal", "learned", "rotary", "none")
@@ -123,7 +123,7 @@ class SinusoidalPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         n = self._check(x)
-        array_namespace(x, self.table)
+        check_same_backend(x, self.table)
         return cast_to(x, self.table.dtype) + self.table[:n]  # (B, N, D)
 
     def backward(self, dy: Any) -> Any:
@@ -145,7 +145,7 @@ class LearnedPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         n = self._check(x)
-        array_namespace(x, self.weight.data)
+        check_same_backend(x, self.weight.data)
         self.cache = {"n": n}
         return cast_to(x, self.weight.dtype) + self.weight.data[:n]  # (B, N, D)
 
@@ -199,7 +199,7 @@ class RotaryPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         self._check(x)
-        array_namespace(x, self.cos)
+        check_same_backend(x, self.cos)
         return self._rotate(cast_to(x, self.cos.dtype), 1.0)
 
     def backward(self, dy: Any) -> Any:
