@@ -51,6 +51,8 @@ from wavelearn.models.config import (
     WaveletTransformerConfig,
 )
 from wavelearn.models.heads import Pooling
+from wavelearn.models.sampling import check_generate_args as _check_generate_args
+from wavelearn.models.sampling import sample as _sample
 from wavelearn.nn.block import WaveletBlock
 from wavelearn.nn.layers import Dropout, Embedding, LayerNorm, Linear
 from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
@@ -378,30 +380,3 @@ class WaveletDecoder(WaveletModel):
         finally:
             self.train(was_training)
         return ids
-
-
-def _check_generate_args(input_ids: Any, max_new_tokens: Any, temperature: Any,
-                         top_k: Any, vocab_size: int) -> None:
-    if getattr(input_ids, "ndim", None) != 2 or input_ids.shape[1] < 1:
-        raise ValueError("generate: input_ids must be a (B, N) array with N >= 1")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if not temperature >= 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature!r}")
-    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= vocab_size):
-        raise ValueError(f"generate: top_k must be None or an int in [1, {vocab_size}], "
-                         f"got {top_k!r}")
-
-
-def _sample(z: np.ndarray, temperature: float, top_k: int | None,
-            rng: np.random.Generator) -> np.ndarray:
-    """One token per row of logits ``z (B, V)``: top-k filter, softmax(z/T), inverse CDF."""
-    if top_k is not None:
-        kth = np.sort(z, axis=-1)[:, -top_k][:, None]  # (B, 1)
-        z = np.where(z < kth, -np.inf, z)
-    if temperature == 0:
-        return np.argmax(z, axis=-1).astype(np.int64)
-    z = (z - z.max(axis=-1, keepdims=True)) / temperature
-    cdf = np.cumsum(np.exp(z), axis=-1)  # (B, V), unnormalised
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # (B, 1), uniform in [0, total)
-    return np.argmax(cdf > u, axis=-1).astype(np.int64)
