@@ -41,7 +41,6 @@ import numpy as np
 
 from wavelearn.backend import array_namespace, asarray, load_backend, to_numpy, use_backend
 from wavelearn.models import WaveletTransformer
-from wavelearn.nn.block import iter_modules
 from wavelearn.nn.layers import Linear
 from wavelearn.nn.losses import CrossEntropyLoss, MSELoss, log_softmax
 from wavelearn.nn.module import Module
@@ -122,7 +121,7 @@ def split_validation(y: np.ndarray, fraction: float, classify: bool,
 
 def _optimizers(net: SeriesNet, recipe: Recipe) -> tuple[AdamW, AdamW, WarmupCosineSchedule]:
     """AdamW with decay on Linear weights, one without for the rest, and the schedule."""
-    decayed = {id(m.weight) for m in iter_modules(net) if isinstance(m, Linear)}
+    decayed = {id(m.weight) for m in net.modules() if isinstance(m, Linear)}
     params = net.parameters()
     opt_decay = AdamW([p for p in params if id(p) in decayed], lr=recipe.lr,
                       weight_decay=recipe.weight_decay)
