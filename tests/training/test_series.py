@@ -115,3 +115,28 @@ def test_fit_series_rejects_series_longer_than_training() -> None:
     assert model.max_length >= 16
     with pytest.raises(ValueError, match=r"at most \d+ samples"):
         model.raw_outputs(np.zeros((2, 40)))
+
+
+@given(st.integers(1, 4), st.integers(1, 7))
+def test_segment_pooling_forward_and_backward(segments, n) -> None:
+    from wavelearn.training.series import SegmentPooling
+
+    rng = np.random.default_rng(n)
+    h = rng.normal(size=(3, n, 2))
+    lengths = np.array([n, max(1, n - 2), 1])
+    pool = SegmentPooling(segments)
+    out = pool(h, lengths)  # (B, S D)
+    for b, L in enumerate(lengths):  # the mean of each segment's real tokens
+        for s in range(segments):
+            members = [t for t in range(L) if t * segments // L == s]
+            want = h[b, members].mean(axis=0) if members else np.zeros(2)
+            np.testing.assert_allclose(out[b, 2 * s:2 * s + 2], want, atol=1e-12)
+    g = rng.normal(size=out.shape)
+    dh = pool.backward(g)
+    eps, numeric = 1e-6, np.zeros_like(h)
+    for idx in np.ndindex(*h.shape):  # central differences of sum(g * pool(h))
+        hp, hm = h.copy(), h.copy()
+        hp[idx] += eps
+        hm[idx] -= eps
+        numeric[idx] = (np.sum(g * pool(hp, lengths)) - np.sum(g * pool(hm, lengths))) / (2 * eps)
+    np.testing.assert_allclose(dh, numeric, atol=1e-7)

@@ -42,6 +42,8 @@ class Recipe:
     Attributes:
         hidden_dim, num_layers, wavelet, levels, mixing_mode, dropout,
         positional_encoding_type: the :class:`~wavelearn.models.WaveletTransformer`.
+        segments: the head pools the final hidden states over this many equal
+            segments of each series (1: mean pooling).
         kernel, stride: patch width ``K`` and stride ``S`` of the tokens.
         diff: add the first difference as extra channels.
         normalization: ``'series'``, ``'channel'`` or ``'none'``.
@@ -64,6 +66,7 @@ class Recipe:
     mixing_mode: str = "pointwise"
     dropout: float = 0.1
     positional_encoding_type: str = "sinusoidal"
+    segments: int = 1
     kernel: int = 4
     stride: int = 2
     diff: bool = True
@@ -86,7 +89,7 @@ class Recipe:
 
     def __post_init__(self) -> None:
         for name in ("hidden_dim", "num_layers", "levels", "kernel", "stride", "steps",
-                     "batch_size", "ensemble", "eval_every", "patience"):
+                     "batch_size", "ensemble", "eval_every", "patience", "segments"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")

@@ -39,11 +39,17 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, asarray, load_backend, to_numpy, use_backend
+from wavelearn.backend import (
+    array_namespace,
+    asarray,
+    load_backend,
+    to_numpy,
+    use_backend,
+)
 from wavelearn.models import WaveletTransformer
 from wavelearn.nn.layers import Linear
 from wavelearn.nn.losses import CrossEntropyLoss, MSELoss, log_softmax
-from wavelearn.nn.module import Module
+from wavelearn.nn.module import Module, move_like
 from wavelearn.training import stem
 from wavelearn.training.optim import AdamW, WarmupCosineSchedule, clip_grad_norm
 from wavelearn.training.recipe import Recipe
@@ -51,28 +57,76 @@ from wavelearn.training.recipe import Recipe
 EVAL_BATCH = 256
 
 
+class SegmentPooling(Module):
+    r"""``(B, N, D) -> (B, S D)``: the mean of the real tokens in each of ``S`` equal segments.
+
+    Row ``b`` with :math:`L_b` real tokens puts token :math:`t` in segment
+    :math:`\lfloor t S / L_b \rfloor`; with :math:`W_{bst} = [t \in s] / |s|`,
+
+    .. math:: p_{bs} = \sum_t W_{bst}\, h_{bt}, \qquad \bar h_{bt} = \sum_s W_{bst}\, \bar p_{bs}.
+
+    ``S = 1`` is mean pooling; larger ``S`` keeps where along the series a
+    feature occurred (coarsely), which shapes that are aligned in time need.
+    A segment with no token (``L_b < S``) pools nothing (zeros).
+    """
+
+    def __init__(self, segments: int) -> None:
+        super().__init__()
+        self.segments = segments
+
+    def weights(self, lengths: np.ndarray, n: int) -> np.ndarray:
+        """``W (B, S, N)`` for rows of real lengths ``lengths``."""
+        t = np.arange(n)[None, :]  # (1, N)
+        seg = t * self.segments // np.maximum(lengths[:, None], 1)  # (B, N)
+        onehot = (seg[:, None, :] == np.arange(self.segments)[None, :, None]) \
+            & (t < lengths[:, None])[:, None, :]  # (B, S, N)
+        return onehot / np.maximum(onehot.sum(axis=2, keepdims=True), 1)
+
+    def forward(self, h: Any, lengths: np.ndarray) -> Any:
+        xp = array_namespace(h)
+        B, N, D = h.shape
+        w = move_like(self.weights(lengths, N), h)  # (B, S, N) on h's backend and dtype
+        self.cache = {"w": w}
+        return xp.reshape(xp.matmul(w, h), (B, self.segments * D))  # (B, S D)
+
+    def backward(self, dp: Any) -> Any:
+        xp = array_namespace(dp)
+        w = self.cache["w"]  # (B, S, N)
+        B = dp.shape[0]
+        dp = xp.reshape(dp, (B, self.segments, -1))  # (B, S, D)
+        return xp.matmul(xp.permute_dims(w, (0, 2, 1)), dp)  # (B, N, D)
+
+
 class SeriesNet(Module):
-    """``Linear(F, D)`` stem + :class:`~wavelearn.models.WaveletTransformer` with a pooled head.
+    """``Linear(F, D)`` stem + :class:`~wavelearn.models.WaveletTransformer` + pooled head.
 
     ``forward(tokens (B, N, F), mask (B, N)) -> (B, outputs)``;
     ``backward(dout)`` fills every gradient (returns None: the tokens are data).
+    The head is :class:`SegmentPooling` over ``recipe.segments`` segments of the
+    final hidden states, then ``Linear(S D, outputs)``.
     """
 
     def __init__(self, features: int, outputs: int, max_tokens: int, recipe: Recipe,
                  task: str, seed: int) -> None:
         super().__init__()
+        self.task, self.num_outputs = task, outputs
         self.stem = Linear(features, recipe.hidden_dim, rng=np.random.default_rng([seed, 7]))
         self.model = WaveletTransformer(
             None, recipe.hidden_dim, recipe.num_layers, max_tokens, recipe.wavelet,
-            recipe.levels, recipe.mixing_mode, num_classes=outputs,
-            positional_encoding_type=recipe.positional_encoding_type, dropout=recipe.dropout,
-            output_type=task, seed=seed)
+            recipe.levels, recipe.mixing_mode, dropout=recipe.dropout, output_type="none",
+            positional_encoding_type=recipe.positional_encoding_type, seed=seed)
+        self.pool = SegmentPooling(recipe.segments)
+        self.head = Linear(recipe.segments * recipe.hidden_dim, outputs,
+                           rng=np.random.default_rng([seed, 8]))
 
     def forward(self, tokens: Any, mask: Any = None) -> Any:
-        return self.model(inputs_embeds=self.stem(tokens), attention_mask=mask)
+        h = self.model(inputs_embeds=self.stem(tokens), attention_mask=mask)  # (B, N, D)
+        lengths = (np.full(h.shape[0], h.shape[1]) if mask is None
+                   else to_numpy(mask).sum(axis=1))
+        return self.head(self.pool(h, lengths))  # (B, outputs)
 
     def backward(self, dout: Any) -> None:
-        self.stem.backward(self.model.backward(dout))
+        self.stem.backward(self.model.backward(self.pool.backward(self.head.backward(dout))))
 
 
 # --------------------------------------------------------------------------- data
@@ -174,7 +228,7 @@ def evaluate_net(net: SeriesNet, data: Prepared, index: np.ndarray, num: int,
                                      asarray(mask, backend=backend))).astype(np.float64))
     finally:
         net.train()
-    return np.concatenate(outs) if outs else np.zeros((0, net.model.num_classes))
+    return np.concatenate(outs) if outs else np.zeros((0, net.num_outputs))
 
 
 def _held_out_loss(out: np.ndarray, y: np.ndarray, classify: bool) -> float:
@@ -196,7 +250,7 @@ def train_net(net: SeriesNet, data: Prepared, y: np.ndarray, train: np.ndarray,
     r = recipe
     rng = np.random.default_rng([seed, 11])
     opt_decay, opt_plain, schedule = _optimizers(net, r)
-    objective = _Objective(classify, net.model.num_classes, r.label_smoothing)
+    objective = _Objective(classify, net.num_outputs, r.label_smoothing)
     params = net.parameters()
     batch = min(r.batch_size, train.size)
     best: tuple[float, int, dict[str, Any] | None] = (math.inf, 0, None)
