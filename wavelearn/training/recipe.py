@@ -31,6 +31,9 @@ from typing import Any
 TARGET_TOKENS = 64
 """About this many tokens per series (the stride is ``ceil(T / TARGET_TOKENS)``)."""
 
+SEGMENTS = 8
+"""The head pools over this many segments of each series (fewer if it has fewer tokens)."""
+
 STEP_BUDGET = 3000
 """Optimizer steps (summed over the ensemble) of the default recipe, at most."""
 
@@ -63,8 +66,8 @@ class Recipe:
     num_layers: int = 2
     wavelet: str = "db4"
     levels: int = 3
-    mixing_mode: str = "pointwise"
-    dropout: float = 0.1
+    mixing_mode: str = "channel"
+    dropout: float = 0.0
     positional_encoding_type: str = "sinusoidal"
     segments: int = 1
     kernel: int = 4
@@ -74,11 +77,11 @@ class Recipe:
     steps: int = 1000
     batch_size: int = 32
     lr: float = 3e-3
-    weight_decay: float = 0.05
+    weight_decay: float = 0.01
     warmup_fraction: float = 0.05
     min_lr_ratio: float = 0.05
     grad_clip: float | None = 1.0
-    crop: float = 0.8
+    crop: float = 0.9
     noise: float = 0.0
     mixup: float = 0.0
     label_smoothing: float = 0.0
@@ -137,6 +140,7 @@ def default_recipe(n: int, length: int, channels: int = 1, classes: int = 2,
     batch = int(min(32, max(8, n // 4)))
     ensemble = 3 if n <= 1000 else 1
     steps = int(min(STEP_BUDGET // ensemble, max(600, 60 * n // batch)))
+    segments = max(1, min(SEGMENTS, tokens))
     recipe = Recipe(kernel=kernel, stride=stride, levels=levels, batch_size=batch,
-                    steps=steps, ensemble=ensemble)
+                    steps=steps, ensemble=ensemble, segments=segments)
     return dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
