@@ -58,3 +58,15 @@ def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
         assert expected.keys() == got.keys()
         for key in expected:
             np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+def test_ucr_benchmark_prints_the_table_with_both_baselines(tmp_path, capsys) -> None:
+    bench = load("ucr")
+    assert bench.main(["--sets", "Coffee", "--no-minirocket", "--recipe", "steps=2",
+                       "--recipe", "ensemble=2", "--recipe", "hidden_dim=8",
+                       "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "1-NN ED" in out and "wavelearn - 1-NN ED: mean" in out
+    (row,) = json.loads((tmp_path / "r.json").read_text())
+    assert row["set"] == "Coffee" and row["one_nn_ed"] == 1.0  # the archive's 1-NN ED
+    assert row["recipe"]["steps"] == 2 and len(row["steps"]) == 2
