@@ -69,7 +69,7 @@ def test_default_recipe_sizes_follow_the_data() -> None:
     tokens = stem.num_tokens(np.array([2000]), long.kernel, long.stride)[0]
     assert 32 <= tokens <= 128 and 2**long.levels <= tokens
     small, big = default_recipe(30, 200, 1, 3), default_recipe(10_000, 200, 1, 3)
-    assert small.ensemble > big.ensemble == 1
+    assert small.hidden_dim > big.hidden_dim and small.ensemble == big.ensemble == 1
     assert big.steps * big.ensemble <= 3000
     assert default_recipe(30, 200, 1, 3, steps=7, ensemble=None).steps == 7
 
