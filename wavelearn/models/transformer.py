@@ -340,9 +340,13 @@ class WaveletTransformer(Module):
         w.r.t. ``inputs_embeds`` in its dtype, or None when the input was token ids.
         """
         if "out_shape" not in self.cache:
-            raise RuntimeError("backward() needs a forward() first")
+            raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() first")
         ref = self.final_norm.weight.data
-        array_namespace(dout, ref)
+        xp = array_namespace(dout, ref)  # TypeError for another backend
+        if dout is None or not xp.isdtype(dout.dtype, "real floating"):
+            got = "None" if dout is None else f"dtype {dout.dtype}"
+            raise TypeError(f"dout must be a real floating-point array of the output's shape "
+                            f"{self.cache['out_shape']}, got {got}")
         if tuple(dout.shape) != self.cache["out_shape"]:
             raise ValueError(f"dout must have the output's shape {self.cache['out_shape']}, "
                              f"got {tuple(dout.shape)}")
