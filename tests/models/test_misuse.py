@@ -108,3 +108,11 @@ def test_config_takes_wavelet_names_in_any_case_and_mode_aliases():
     assert WaveletTransformerConfig(mode=5).mode == "periodization"
     with pytest.raises(ConfigError, match="continuous"):
         WaveletTransformerConfig(wavelet="cmor1.5-1.0")
+
+
+def test_causal_bank_refuses_a_custom_wavelet_without_low_pass():
+    from wavelearn.nn.mixing import CausalWaveletMixing
+
+    highpass_only = wl.Wavelet("z", filter_bank=([1, -1], [1, 1], [-1, 1], [1, 1]))
+    with pytest.raises(ValueError, match="low-pass"):
+        CausalWaveletMixing(4, highpass_only, 2)
