@@ -5,15 +5,20 @@
   filter-and-downsample, upsample-and-filter), each with its exact adjoint;
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints;
-* :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
+* :mod:`.causal` -- the causal *à trous* bank of the decoder, its adjoint, and its
+  streaming form (ring buffers of fixed size, :func:`causal_analysis_step`).
 """
 
 from wavelearn.dwt.causal import (
     causal_analysis,
     causal_analysis_adjoint,
+    causal_analysis_step,
     causal_filter,
     causal_filter_adjoint,
     causal_lowpass,
+    filter_taps,
+    history_lengths,
+    init_history,
 )
 from wavelearn.dwt.transforms import (
     dwt,
@@ -35,6 +40,7 @@ __all__ = [
     "as_wavelet",
     "causal_analysis",
     "causal_analysis_adjoint",
+    "causal_analysis_step",
     "causal_filter",
     "causal_filter_adjoint",
     "causal_lowpass",
@@ -43,8 +49,11 @@ __all__ = [
     "dwt_adjoint",
     "dwt_coeff_len",
     "dwt_max_level",
+    "filter_taps",
+    "history_lengths",
     "idwt",
     "idwt_adjoint",
+    "init_history",
     "wavedec",
     "wavedec_adjoint",
     "waverec",

@@ -15,7 +15,8 @@ Three models share one architecture (the API follows ``spectrans``'s
 * :class:`WaveletEncoder`: the same without a token embedding or head; it maps
   ``inputs_embeds`` to hidden states.
 * :class:`WaveletDecoder`: ``Mix`` = :class:`~wavelearn.nn.mixing.CausalWaveletMixing`
-  (causal à trous bands), a language-model head, and :meth:`WaveletDecoder.generate`.
+  (causal à trous bands), a language-model head, and streaming generation
+  (:meth:`WaveletDecoder.step`, :meth:`WaveletDecoder.generate`; constant cost per token).
 
 **Contract.** ``out = model(input_ids)`` or ``model(inputs_embeds=x,
 attention_mask=m)`` runs the forward pass and caches what the backward pass
@@ -420,6 +421,13 @@ class WaveletDecoder(WaveletTransformer):
     defaults to 2; no ``mode`` / ``pooling``: the causal bands are undecimated and
     have no boundary mode). Right-padded ``attention_mask`` rows are accepted; by
     causality the padding cannot change the real positions.
+
+    **Streaming** (:mod:`wavelearn.models.streaming`): ``state = init_state(B)``,
+    ``logits, state = step(ids, state)`` continue the sequence token by token (or
+    chunk by chunk) with the logits of the full forward, at a cost that does not
+    depend on the context; :meth:`generate` uses it. The state is a fixed
+    ``B * D * (F-1) * (2**levels - 1) * itemsize`` bytes per block. Positions past
+    ``max_sequence_length``: sinusoidal/rotary go on, learned raises.
     """
 
     config_class = WaveletDecoderConfig
