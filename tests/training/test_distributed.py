@@ -98,7 +98,7 @@ def run_arrays(task: str, backend: str = "torch", group=None,
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc-per-node=2", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import _library_of, array_namespace
+from wavelearn.backend import _library_of, array_namespace, check_same_backend
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
@@ -245,7 +245,7 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     if cA is None and cD is None:
         raise ValueError("idwt needs cA or cD; both are None")
     named = [(n, _as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
-    array_namespace(*(c for _, c in named))  # TypeError for two backends, before anything
+    check_same_backend(*(c for _, c in named))  # before anything
     if len(named) == 2:
         _check_same_shape(named[0][1], named[1][1], "cA", "cD")
     xp, ref3, layout = _prepare(named[0][1], axis, named[0][0])
@@ -324,7 +324,7 @@ def _coeffs_3d(coeffs: Any, axis: int, name: str = "coeffs") -> tuple[Any, list[
     if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
         raise ValueError(f"{name} must be a non-empty list [cA_n, cD_n, ..., cD_1]")
     arrays = [_as_array(c, f"{name}[{j}]") for j, c in enumerate(coeffs)]
-    array_namespace(*arrays)  # TypeError for two backends, before anything
+    check_same_backend(*arrays)  # before anything
     xp, first, layout = _prepare(arrays[0], axis, f"{name}[0]")
     out = [first]
     for j, c in enumerate(arrays[1:], start=1):
@@ -401,7 +401,7 @@ def dwt_adjoint(
     with respect to ``data`` of length ``length`` along ``axis``."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
     dcA, dcD = _as_array(dcA, "dcA"), _as_array(dcD, "dcD")
-    array_namespace(dcA, dcD)  # TypeError for two backends, before anything
+    check_same_backend(dcA, dcD)  # before anything
     _check_same_shape(dcA, dcD, "dcA", "dcD")
     xp, a3, layout = _prepare(dcA, axis, "dcA")
     d3 = _prepare(dcD, axis, "dcD")[1]

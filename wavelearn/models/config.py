@@ -187,7 +187,7 @@ class _ModelConfig:
             raise ConfigError(
                 f"{self._qualified('hidden_dim')} must be even with rotary positional encoding "
                 f"(it rotates channel pairs (2i, 2i+1)); got {self.hidden_dim}")
-        if getattr(self, "output_type", None) == "lm" and self.vocab_size is None:
+        if self.output_type == "lm" and self.vocab_size is None:
             raise ConfigError(f"{self._qualified('vocab_size')} must be an int >= 1 with "
                               "output_type='lm' (the head predicts tokens); got None")
 
@@ -276,6 +276,7 @@ class WaveletTransformerConfig(_ModelConfig):
     norm_eps: float = 1e-12
     output_type: str = "classification"
     gradient_checkpointing: bool = False
+    _: dataclasses.KW_ONLY
     mode: str = "periodization"
     pooling: str = "mean"
     dtype: str | None = None
@@ -285,6 +286,10 @@ class WaveletTransformerConfig(_ModelConfig):
 @dataclasses.dataclass(frozen=True)
 class WaveletEncoderConfig(_ModelConfig):
     """Arguments of :class:`~wavelearn.models.WaveletEncoder` (no vocabulary, no head)."""
+
+    vocab_size: ClassVar[None] = None  # inputs_embeds only
+    num_classes: ClassVar[None] = None
+    output_type: ClassVar[str] = "none"  # hidden states
 
     hidden_dim: int = 768
     num_layers: int = 12
@@ -298,6 +303,7 @@ class WaveletEncoderConfig(_ModelConfig):
     ffn_hidden_dim: int | None = None
     norm_eps: float = 1e-12
     gradient_checkpointing: bool = False
+    _: dataclasses.KW_ONLY
     mode: str = "periodization"
     pooling: str = "mean"
     dtype: str | None = None
@@ -309,6 +315,10 @@ class WaveletDecoderConfig(_ModelConfig):
     """Arguments of :class:`~wavelearn.models.WaveletDecoder` (``vocab_size`` required)."""
 
     required_ints: ClassVar[tuple[str, ...]] = ("vocab_size",)
+    num_classes: ClassVar[None] = None
+    output_type: ClassVar[str] = "lm"  # next-token logits
+    mode: ClassVar[None] = None  # the causal bands are undecimated: no boundary mode
+    pooling: ClassVar[None] = None
 
     vocab_size: int
     hidden_dim: int = 768
@@ -323,5 +333,6 @@ class WaveletDecoderConfig(_ModelConfig):
     ffn_hidden_dim: int | None = None
     norm_eps: float = 1e-12
     gradient_checkpointing: bool = False
+    _: dataclasses.KW_ONLY
     dtype: str | None = None
     seed: int = 0

@@ -39,18 +39,19 @@ float64 ``inputs_embeds`` are cast down, never promoting the model.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from array_api_compat import device as device_of
 
-from wavelearn.backend import array_namespace, backend_of, to_numpy
+from wavelearn.backend import array_namespace, backend_of, check_same_backend, to_numpy
 from wavelearn.models.config import (
     WaveletDecoderConfig,
     WaveletEncoderConfig,
     WaveletTransformerConfig,
 )
+from wavelearn.models.heads import Pooling
 from wavelearn.models.streaming import (
     DecoderState,
     as_prompts,
@@ -68,84 +69,29 @@ from wavelearn.nn.positional import make_positional_encoding
 _EMBED_STREAM, _BLOCK_STREAM, _HEAD_STREAM = 0, 1, 2
 
 
-class WaveletTransformer(Module):
-    r"""Wavelet transformer: token/embedding input -> wavelet blocks -> task head.
+class WaveletModel(Module):
+    """The backbone shared by the three models, built from one validated config.
 
-    Args (the ``spectrans`` signature):
-        vocab_size: size of the token vocabulary; ``None``: no embedding, the model
-            takes ``inputs_embeds (B, N, hidden_dim)``.
-        hidden_dim: ``D``. num_layers: number of blocks.
-        max_sequence_length: the longest ``N`` accepted (and the positional tables' size).
-        wavelet: a discrete wavelet name ('haar', 'db4', 'sym6', 'coif3', ...).
-        levels: ``J``, decomposition levels of every mixer.
-        mixing_mode: coefficient map, 'pointwise' | 'channel' | 'level'
-            (:mod:`wavelearn.nn.mixing`).
-        num_classes: output size of the 'classification' / 'sequence' heads
-            ('regression': defaults to 1).
-        use_positional_encoding / positional_encoding_type: 'sinusoidal',
-            'learned', 'rotary' or 'none' (:mod:`wavelearn.nn.positional`).
-        dropout: probability of every dropout layer.
-        ffn_hidden_dim: FFN width ``H``; ``None`` means ``4 * hidden_dim``.
-        norm_eps: ``eps`` of every LayerNorm.
-        output_type: 'classification' (pool -> Linear(D, num_classes)),
-            'regression' (pool -> Linear(D, num_classes or 1)),
-            'sequence' (per token Linear(D, num_classes)),
-            'lm' (per token Linear(D, vocab_size)) or 'none' (hidden states).
-        gradient_checkpointing: blocks recompute their forward during backward.
-
-    Keyword-only extras:
-        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
-            sequence gives exactly N coefficients in all, the transform is
-            orthogonal for orthogonal wavelets (its backward is its inverse, so
-            gradients keep their norm), and every level exists for every length.
-        pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
-            'cls' (the first token); used by the classification/regression heads.
-        dtype: parameter and activation dtype, None (= 'float32') or 'float64'
-            (float64 for gradient checks).
-        seed: seeds parameter initialisation and the dropout generators.
-
-    Attributes: ``config`` (a :class:`~wavelearn.models.config.WaveletTransformerConfig`),
-    ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
-    :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
-    ``positional``, ``final_norm``, ``head`` (or None).
+    ``Model(*args, **kwargs)`` validates its arguments as the model's config class
+    (:mod:`wavelearn.models.config`, the single source of arguments, defaults and
+    checks) and builds embedding -> positions -> blocks -> final norm -> head from it.
+    Subclasses set ``config_class`` (and ``causal`` for the decoder's mixer).
     """
 
-    config_class: type = WaveletTransformerConfig
-    causal = False
+    config_class: ClassVar[type]
+    causal: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        vocab_size: int | None = None,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 3,
-        mixing_mode: str = "pointwise",
-        num_classes: int | None = None,
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        output_type: str = "classification",
-        gradient_checkpointing: bool = False,
-        *,
-        mode: str = "periodization",
-        pooling: str = "mean",
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletTransformerConfig(
-            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
-            mixing_mode, num_classes, use_positional_encoding, positional_encoding_type,
-            dropout, ffn_hidden_dim, norm_eps, output_type, gradient_checkpointing,
-            mode=mode, pooling=pooling, dtype=dtype, seed=seed)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in vars(cls):  # help() and IDEs show the config's arguments
+            cls.__signature__ = inspect.signature(cls.config_class)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self._setup(config)
+        self._setup(self.config_class(*args, **kwargs))
 
     @classmethod
-    def from_config(cls, config: Any) -> WaveletTransformer:
+    def from_config(cls, config: Any) -> WaveletModel:
         """Build the model described by ``config`` (its config class, or a mapping)."""
         if isinstance(config, Mapping):
             config = cls.config_class.from_dict(config)
@@ -159,11 +105,8 @@ class WaveletTransformer(Module):
     def _setup(self, config: Any) -> None:
         """Build every layer from a validated config (shared by the three models)."""
         self.config = config
-        self.vocab_size = getattr(config, "vocab_size", None)
-        self.num_classes = getattr(config, "num_classes", None)
-        self.output_type = getattr(config, "output_type", self._fixed_output_type())
-        self.mode = getattr(config, "mode", "periodization")
-        self.pooling = getattr(config, "pooling", "mean")
+        self.vocab_size, self.num_classes = config.vocab_size, config.num_classes
+        self.output_type, self.mode, self.pooling = config.output_type, config.mode, config.pooling
         self.hidden_dim, self.num_layers = config.hidden_dim, config.num_layers
         self.max_sequence_length = config.max_sequence_length
         self.wavelet, self.levels = config.wavelet, config.levels
@@ -180,10 +123,9 @@ class WaveletTransformer(Module):
         self.embed_drop = Dropout(config.dropout, seed=int(rng.integers(2**63)))
         self.blocks = self.build_blocks()
         self.final_norm = LayerNorm(D, eps=config.norm_eps, dtype=self.dtype)
+        pooled = self.output_type in ("classification", "regression")
+        self.pool = Pooling(self.pooling) if pooled else None
         self.head = self._build_head()
-
-    def _fixed_output_type(self) -> str:
-        return "classification"
 
     def _make_mixing(self) -> Module:
         """The token mixer of one block."""
@@ -245,7 +187,7 @@ class WaveletTransformer(Module):
             if self.embedding is None:
                 raise ValueError(f"{type(self).__name__} has no token embedding (vocab_size="
                                  "None); pass inputs_embeds=(B, N, hidden_dim) instead")
-            array_namespace(input_ids, ref)  # TypeError for another backend
+            check_same_backend(input_ids, ref)
             if input_ids.ndim != 2:
                 raise ValueError("input_ids must be 2-D (B, N), got shape "
                                  f"{tuple(input_ids.shape)}")
@@ -300,43 +242,18 @@ class WaveletTransformer(Module):
 
     def _head_forward(self, h: Any, weights: Any) -> Any:
         """Apply the head to the final hidden states ``h (B, N, D)``."""
-        self.cache["pool_weights"] = weights
         if self.output_type == "none":
             return h  # (B, N, D)
-        if self.output_type in ("classification", "regression"):
-            h = self._pool(h, weights)  # (B, D)
+        if self.pool is not None:
+            h = self.pool(h, weights)  # (B, D)
         return self.head(h)  # (B, C) or (B, N, C)
-
-    def _pool(self, h: Any, weights: Any) -> Any:
-        r"""'cls': :math:`p_b = h_{b,0}`; 'mean': :math:`p_b = \sum_t w_{bt} h_{bt}` with
-        :math:`w_{bt} = m_{bt}/L_b` (:math:`1/N` without a mask). ``(B, N, D) -> (B, D)``."""
-        xp = array_namespace(h)
-        self.cache["hidden_shape"] = tuple(h.shape)
-        if self.pooling == "cls":
-            return h[:, 0, :]
-        if weights is None:
-            return xp.mean(h, axis=1)
-        return xp.sum(h * weights[:, :, None], axis=1)
-
-    def _pool_backward(self, dp: Any) -> Any:
-        r"""'cls': :math:`\bar h_{b,0} = \bar p_b`, zero elsewhere; 'mean':
-        :math:`\bar h_{bt} = w_{bt}\,\bar p_b`. ``(B, D) -> (B, N, D)``."""
-        xp = array_namespace(dp)
-        B, N, D = self.cache["hidden_shape"]
-        if self.pooling == "cls":
-            rest = xp.zeros((B, N - 1, D), dtype=dp.dtype, device=device_of(dp))
-            return xp.concat([dp[:, None, :], rest], axis=1)
-        weights = self.cache["pool_weights"]
-        if weights is None:
-            return xp.broadcast_to(dp[:, None, :] / N, (B, N, D))
-        return dp[:, None, :] * weights[:, :, None]
 
     def _head_backward(self, dout: Any) -> Any:
         if self.output_type == "none":
             return dout  # (B, N, D)
         dh = self.head.backward(dout)  # (B, D) or (B, N, D)
-        if self.output_type in ("classification", "regression"):
-            dh = self._pool_backward(dh)  # (B, N, D)
+        if self.pool is not None:
+            dh = self.pool.backward(dh)  # (B, N, D)
         return dh
 
     # -- backward ---------------------------------------------------------------------
@@ -350,7 +267,7 @@ class WaveletTransformer(Module):
         if "out_shape" not in self.cache:
             raise RuntimeError("backward() needs a forward() first")
         ref = self.final_norm.weight.data
-        array_namespace(dout, ref)
+        check_same_backend(dout, ref)
         if tuple(dout.shape) != self.cache["out_shape"]:
             raise ValueError(f"dout must have the output's shape {self.cache['out_shape']}, "
                              f"got {tuple(dout.shape)}")
@@ -368,7 +285,52 @@ class WaveletTransformer(Module):
         return f"{type(self).__name__}({args})"
 
 
-class WaveletEncoder(WaveletTransformer):
+class WaveletTransformer(WaveletModel):
+    r"""Wavelet transformer: token/embedding input -> wavelet blocks -> task head.
+
+    Args (the ``spectrans`` signature):
+        vocab_size: size of the token vocabulary; ``None``: no embedding, the model
+            takes ``inputs_embeds (B, N, hidden_dim)``.
+        hidden_dim: ``D``. num_layers: number of blocks.
+        max_sequence_length: the longest ``N`` accepted (and the positional tables' size).
+        wavelet: a discrete wavelet name ('haar', 'db4', 'sym6', 'coif3', ...).
+        levels: ``J``, decomposition levels of every mixer.
+        mixing_mode: coefficient map, 'pointwise' | 'channel' | 'level'
+            (:mod:`wavelearn.nn.mixing`).
+        num_classes: output size of the 'classification' / 'sequence' heads
+            ('regression': defaults to 1).
+        use_positional_encoding / positional_encoding_type: 'sinusoidal',
+            'learned', 'rotary' or 'none' (:mod:`wavelearn.nn.positional`).
+        dropout: probability of every dropout layer.
+        ffn_hidden_dim: FFN width ``H``; ``None`` means ``4 * hidden_dim``.
+        norm_eps: ``eps`` of every LayerNorm.
+        output_type: 'classification' (pool -> Linear(D, num_classes)),
+            'regression' (pool -> Linear(D, num_classes or 1)),
+            'sequence' (per token Linear(D, num_classes)),
+            'lm' (per token Linear(D, vocab_size)) or 'none' (hidden states).
+        gradient_checkpointing: blocks recompute their forward during backward.
+
+    Keyword-only extras:
+        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
+            sequence gives exactly N coefficients in all, the transform is
+            orthogonal for orthogonal wavelets (its backward is its inverse, so
+            gradients keep their norm), and every level exists for every length.
+        pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
+            'cls' (the first token); used by the classification/regression heads.
+        dtype: parameter and activation dtype, None (= 'float32') or 'float64'
+            (float64 for gradient checks).
+        seed: seeds parameter initialisation and the dropout generators.
+
+    Attributes: ``config`` (a :class:`~wavelearn.models.config.WaveletTransformerConfig`),
+    ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
+    :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
+    ``positional``, ``final_norm``, ``head`` (or None).
+    """
+
+    config_class = WaveletTransformerConfig
+
+
+class WaveletEncoder(WaveletModel):
     """The wavelet transformer without embedding or head: ``inputs_embeds (B, N, D)`` ->
     hidden states ``(B, N, D)`` (after the final LayerNorm).
 
@@ -379,39 +341,8 @@ class WaveletEncoder(WaveletTransformer):
 
     config_class = WaveletEncoderConfig
 
-    def __init__(
-        self,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 3,
-        mixing_mode: str = "pointwise",
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        gradient_checkpointing: bool = False,
-        *,
-        mode: str = "periodization",
-        pooling: str = "mean",
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletEncoderConfig(
-            hidden_dim, num_layers, max_sequence_length, wavelet, levels, mixing_mode,
-            use_positional_encoding, positional_encoding_type, dropout, ffn_hidden_dim,
-            norm_eps, gradient_checkpointing, mode=mode, pooling=pooling, dtype=dtype,
-            seed=seed)
-        Module.__init__(self)
-        self._setup(config)
 
-    def _fixed_output_type(self) -> str:
-        return "none"
-
-
-class WaveletDecoder(WaveletTransformer):
+class WaveletDecoder(WaveletModel):
     """Causal wavelet language model: ``input_ids (B, N)`` -> next-token logits
     ``(B, N, vocab_size)``, where the logits at position ``t`` depend on tokens
     ``<= t`` only (:class:`~wavelearn.nn.mixing.CausalWaveletMixing` in every block;
@@ -432,35 +363,6 @@ class WaveletDecoder(WaveletTransformer):
 
     config_class = WaveletDecoderConfig
     causal = True
-
-    def __init__(
-        self,
-        vocab_size: int,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 2,
-        mixing_mode: str = "pointwise",
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        gradient_checkpointing: bool = False,
-        *,
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletDecoderConfig(
-            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
-            mixing_mode, use_positional_encoding, positional_encoding_type, dropout,
-            ffn_hidden_dim, norm_eps, gradient_checkpointing, dtype=dtype, seed=seed)
-        Module.__init__(self)
-        self._setup(config)
-
-    def _fixed_output_type(self) -> str:
-        return "lm"
 
     def _make_mixing(self) -> Module:
         return CausalWaveletMixing(self.hidden_dim, self.wavelet, self.levels,
@@ -501,7 +403,7 @@ class WaveletDecoder(WaveletTransformer):
         if not isinstance(state, DecoderState) or len(state.layers) != len(self.blocks):
             raise TypeError("step: state must come from this model's init_state(batch_size)")
         ref = self.final_norm.weight.data
-        array_namespace(token_ids, ref)  # TypeError for another backend
+        check_same_backend(token_ids, ref)  # TypeError for another backend
         single = getattr(token_ids, "ndim", None) == 1
         ids = token_ids[:, None] if single else token_ids  # (B, n)
         if ids.ndim != 2 or ids.shape[0] != state.batch_size or ids.shape[1] < 1:

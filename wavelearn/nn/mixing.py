@@ -156,10 +156,9 @@ def _dev(x: Any) -> Any:
 
 
 def cuda_kernels(x: Any) -> Any:
-    """The CuPy backend's RawKernel module when ``x`` is a CuPy array, else None
-    (``wavelearn.backends.cupy_kernels``: fused pointwise mixing, causal bank)."""
-    backend = backend_of(x)
-    return backend.kernels if backend.name == "cupy" else None
+    """The kernels of ``x``'s backend (:attr:`wavelearn.backend.Backend.kernels`: the
+    CuPy RawKernels -- fused pointwise mixing, causal bank), or None elsewhere."""
+    return backend_of(x).kernels
 
 
 # ---------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, backend_of, get_backend
+from wavelearn.backend import array_namespace, backend_of, check_same_backend, get_backend
 from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter, numpy_dtype
 
 POSITIONAL_ENCODING_TYPES = ("sinusoidal", "learned", "rotary", "none")
@@ -166,14 +166,14 @@ class SinusoidalPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         n = self._check(x)
-        array_namespace(x, self.table)
+        check_same_backend(x, self.table)
         return cast_to(x, self.table.dtype) + self.table[:n]  # (B, N, D)
 
     def at_positions(self, x: Any, positions: np.ndarray) -> Any:
         """Streaming: ``x[b, k] + P[positions[b, k]]``; rows past the table are
         computed on the fly (:func:`sinusoidal_rows`), so any position works."""
         positions = self._check_positions(x, positions)
-        array_namespace(x, self.table)
+        check_same_backend(x, self.table)
         rows = self._table_rows(self.table, positions,
                                 lambda p: sinusoidal_rows(p, self.dim))  # (B, n, D)
         return cast_to(x, self.table.dtype) + rows
@@ -197,7 +197,7 @@ class LearnedPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         n = self._check(x)
-        array_namespace(x, self.weight.data)
+        check_same_backend(x, self.weight.data)
         self.cache = {"n": n}
         return cast_to(x, self.weight.dtype) + self.weight.data[:n]  # (B, N, D)
 
@@ -212,7 +212,7 @@ class LearnedPositionalEncoding(_PositionalBase):
                 tokens per sequence, or use a sinusoidal / rotary encoding.
         """
         positions = self._check_positions(x, positions)
-        array_namespace(x, self.weight.data)
+        check_same_backend(x, self.weight.data)
         if positions.size and positions.max() >= self.max_len:
             raise ValueError(
                 f"learned positional encoding: position {int(positions.max())} does not "
@@ -271,14 +271,14 @@ class RotaryPositionalEncoding(_PositionalBase):
 
     def forward(self, x: Any) -> Any:
         n = self._check(x)
-        array_namespace(x, self.cos)
+        check_same_backend(x, self.cos)
         return self._rotate(cast_to(x, self.cos.dtype), self.cos[:n], self.sin[:n])
 
     def at_positions(self, x: Any, positions: np.ndarray) -> Any:
         """Streaming: rotate token ``(b, k)`` by the angles of ``positions[b, k]``;
         past the table the angles are computed on the fly, so any position works."""
         positions = self._check_positions(x, positions)
-        array_namespace(x, self.cos)
+        check_same_backend(x, self.cos)
         cos = self._table_rows(self.cos, positions, lambda p: np.cos(_angles(p, self.dim)))
         sin = self._table_rows(self.sin, positions, lambda p: np.sin(_angles(p, self.dim)))
         return self._rotate(cast_to(x, self.cos.dtype), cos, sin)  # (B, n, D)
