@@ -306,14 +306,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """``wavelearn generate``: sample a continuation of ``--prompt``."""
+    """``wavelearn generate``: sample a continuation of ``--prompt``, printing the
+    characters as they are produced (streaming decoder: constant time per character)."""
     from wavelearn.training import trainer as wt
 
     trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
                                          load_train=False)
-    text = wt.generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
-                            args.top_k, args.seed)
-    print(text)
+    wt.generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
+                     args.top_k, args.seed,
+                     on_text=lambda text: print(text, end="", flush=True))  # as it comes
+    print()
     return 0
 
 

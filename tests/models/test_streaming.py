@@ -267,3 +267,30 @@ def test_torch_backend_streams_the_same_logits() -> None:
     got = torch.cat([first, *rest], dim=1).numpy()
     np.testing.assert_allclose(got, streamed_logits(model, ids, [5, *range(6, 12)]),
                                rtol=0, atol=1e-12)
+
+
+def test_generate_never_draws_excluded_ids() -> None:
+    model = decoder()
+    prompt = np.random.default_rng(5).integers(0, VOCAB, (4, 3))
+    out = model.generate(prompt, 40, temperature=3.0, seed=0, exclude_ids=(0, 1, 2))
+    assert not np.isin(out[:, 3:], [0, 1, 2]).any()
+    assert np.isin(model.generate(prompt, 40, temperature=3.0, seed=0)[:, 3:], [0, 1, 2]).any()
+    with pytest.raises(ValueError, match="exclude_ids"):
+        model.generate(prompt, 1, exclude_ids=(VOCAB,))
+    with pytest.raises(ValueError, match="every token"):
+        model.generate(prompt, 1, exclude_ids=range(VOCAB))
+
+
+def test_generate_text_streams_what_it_returns() -> None:
+    from types import SimpleNamespace
+
+    from wavelearn.training.datasets import CharTokenizer
+    from wavelearn.training.trainer import generate_text
+
+    tokenizer = CharTokenizer.fit("abcdefghi")  # 2 specials + 9 characters = VOCAB
+    data = SimpleNamespace(kind="lm", name="toy", tokenizer=tokenizer)
+    trainer = SimpleNamespace(data=data, model=decoder(), backend="numpy")
+    pieces = []
+    text = generate_text(trainer, "abc", 25, temperature=2.0, seed=1, on_text=pieces.append)
+    assert len(pieces) == 26 and pieces[0] == "abc" and "".join(pieces) == text
+    assert len(text) == 28 and "\ufffd" not in text  # <pad>/<unk> never drawn

@@ -40,7 +40,7 @@ float64 ``inputs_embeds`` are cast down, never promoting the model.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -424,7 +424,8 @@ class WaveletDecoder(WaveletModel):
 
     def generate(self, input_ids: Any, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, seed: int | None = None,
-                 on_token: Callable[[np.ndarray], None] | None = None) -> Any:
+                 on_token: Callable[[np.ndarray], None] | None = None,
+                 exclude_ids: Sequence[int] = ()) -> Any:
         r"""Sample ``max_new_tokens`` tokens after each prompt, streaming.
 
         ``input_ids``: a ``(B, N)`` array (prompts of equal length) -> ``(B, N + new)``
@@ -436,7 +437,8 @@ class WaveletDecoder(WaveletModel):
 
         Sampling: :math:`\mathrm{softmax}(z / T)` of the last logits ``z``,
         restricted to the ``top_k`` largest when given; ``temperature=0`` picks the
-        argmax; ``seed`` seeds the Generator. ``on_token(tokens (B,))`` is called
+        argmax; ``seed`` seeds the Generator; ids in ``exclude_ids`` are never drawn
+        (e.g. padding and unknown-token ids). ``on_token(tokens (B,))`` is called
         with each new column of tokens as soon as it is drawn (to print a stream).
         The whole prompt is the context (no window); positions go on past
         ``max_sequence_length`` except with a learned table, which raises before
@@ -444,6 +446,7 @@ class WaveletDecoder(WaveletModel):
         """
         prompts, as_list = as_prompts(input_ids)
         _check_generate_args(max_new_tokens, temperature, top_k, self.vocab_size)
+        exclude = _check_exclude_ids(exclude_ids, self.vocab_size)
         last = max(p.size for p in prompts) - 1 + max(max_new_tokens - 1, 0)
         if not self.positional.extrapolates and last >= self.max_sequence_length:
             raise ValueError(
@@ -455,7 +458,8 @@ class WaveletDecoder(WaveletModel):
         was_training = self.training
         self.eval()
         try:
-            new = self._stream(prompts, max_new_tokens, temperature, top_k, rng, on_token)
+            sampler = _Sampler(temperature, top_k, exclude, rng)
+            new = self._stream(prompts, max_new_tokens, sampler, on_token)
         finally:
             self.train(was_training)
         if as_list:
@@ -466,8 +470,7 @@ class WaveletDecoder(WaveletModel):
         added = xp.astype(backend_of(input_ids).asarray(new), input_ids.dtype)
         return xp.concat([input_ids, added], axis=1)  # (B, N + new)
 
-    def _stream(self, prompts: list[np.ndarray], max_new_tokens: int, temperature: float,
-                top_k: int | None, rng: np.random.Generator,
+    def _stream(self, prompts: list[np.ndarray], max_new_tokens: int, sampler: _Sampler,
                 on_token: Callable[[np.ndarray], None] | None) -> np.ndarray:
         """Prefill, then sample and step: the new tokens ``(B, max_new_tokens)``."""
         backend = backend_of(self.final_norm.weight.data)
@@ -475,7 +478,7 @@ class WaveletDecoder(WaveletModel):
         z = self._prefill(prompts, state, backend)  # (B, V) logits of each last prompt token
         new = np.zeros((len(prompts), max_new_tokens), dtype=np.int64)
         for k in range(max_new_tokens):
-            new[:, k] = _sample(z, temperature, top_k, rng)  # (B,)
+            new[:, k] = sampler(z)  # (B,)
             if on_token is not None:
                 on_token(new[:, k].copy())
             if k + 1 < max_new_tokens:
@@ -510,6 +513,31 @@ def _check_generate_args(max_new_tokens: Any, temperature: Any,
     if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= vocab_size):
         raise ValueError(f"generate: top_k must be None or an int in [1, {vocab_size}], "
                          f"got {top_k!r}")
+
+
+def _check_exclude_ids(exclude_ids: Any, vocab_size: int) -> np.ndarray:
+    ids = np.asarray(list(exclude_ids), dtype=np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"generate: exclude_ids must be token ids in [0, {vocab_size}), "
+                         f"got {ids.tolist()}")
+    if np.unique(ids).size >= vocab_size:
+        raise ValueError("generate: exclude_ids excludes every token of the vocabulary")
+    return ids
+
+
+class _Sampler:
+    """Draws one token per row of logits ``z (B, V)`` (see :func:`_sample`), never one of
+    the ``exclude`` ids."""
+
+    def __init__(self, temperature: float, top_k: int | None, exclude: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        self.temperature, self.top_k, self.exclude, self.rng = temperature, top_k, exclude, rng
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.exclude.size:
+            z = z.copy()
+            z[:, self.exclude] = -np.inf
+        return _sample(z, self.temperature, self.top_k, self.rng)
 
 
 def _sample(z: np.ndarray, temperature: float, top_k: int | None,

@@ -1064,14 +1064,16 @@ def report(trainer: Trainer) -> str:
 
 def generate_text(trainer: Trainer, prompt: str, max_new_tokens: int = 200,
                   temperature: float = 0.8, top_k: int | None = None,
-                  seed: int | None = 0) -> str:
+                  seed: int | None = 0,
+                  on_text: Callable[[str], None] | None = None) -> str:
     """Sample a continuation of ``prompt`` from a trained character LM.
 
-    As :meth:`~wavelearn.models.WaveletDecoder.generate` (the last
-    ``max_sequence_length`` characters as context, softmax of ``logits /
-    temperature``, optionally restricted to the ``top_k`` largest;
-    ``temperature=0`` is greedy), except that ``<pad>`` and ``<unk>`` are
-    never sampled, so the continuation is always printable text.
+    :meth:`~wavelearn.models.WaveletDecoder.generate` (streaming: constant cost
+    per character; softmax of ``logits / temperature``, optionally restricted
+    to the ``top_k`` largest; ``temperature=0`` is greedy), except that
+    ``<pad>`` and ``<unk>`` are never sampled, so the continuation is always
+    printable text. ``on_text`` receives the prompt, then each new character
+    as soon as it is drawn.
     """
     if trainer.data.kind != "lm":
         raise ValueError(f"generate needs a language-model checkpoint; this one is a "
@@ -1079,25 +1081,11 @@ def generate_text(trainer: Trainer, prompt: str, max_new_tokens: int = 200,
     if temperature < 0 or max_new_tokens < 0:
         raise ValueError("temperature and max_new_tokens must be >= 0")
     tokenizer, model = trainer.data.tokenizer, trainer.model
-    ids = list(tokenizer.encode(prompt or "\n").tolist())
-    rng = np.random.default_rng(seed)
-    model.eval()
-    for _ in range(max_new_tokens):
-        context = np.asarray(ids[-model.max_sequence_length:], dtype=np.int64)[None, :]
-        logits = to_numpy(model(input_ids=asarray(context, backend=trainer.backend)))
-        ids.append(_sample_token(logits[0, -1].astype(np.float64), temperature, top_k, rng))
-    model.train()
-    return tokenizer.decode(np.asarray(ids))
-
-
-def _sample_token(z: np.ndarray, temperature: float, top_k: int | None,
-                  rng: np.random.Generator) -> int:
-    """One id from logits ``z (V,)``; ids 0 and 1 (``<pad>``, ``<unk>``) are excluded."""
-    z = z.copy()
-    z[:2] = -np.inf
-    if top_k is not None:
-        z[z < np.sort(z)[-min(top_k, z.size - 2)]] = -np.inf
-    if temperature == 0:
-        return int(np.argmax(z))
-    p = np.exp((z - z.max()) / temperature)
-    return int(rng.choice(z.size, p=p / p.sum()))
+    ids = np.asarray(tokenizer.encode(prompt or "\n"), dtype=np.int64)[None, :]  # (1, n)
+    if on_text is not None:
+        on_text(tokenizer.decode(ids[0]))
+    hook = None if on_text is None else (lambda tokens: on_text(tokenizer.decode(tokens)))
+    top_k = None if top_k is None else min(top_k, model.vocab_size)
+    out = model.generate(asarray(ids, backend=trainer.backend), max_new_tokens, temperature,
+                         top_k, seed, on_token=hook, exclude_ids=(0, 1))
+    return tokenizer.decode(to_numpy(out)[0])
