@@ -299,14 +299,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """``wavelearn generate``: sample a continuation of ``--prompt``."""
+    """``wavelearn generate``: sample a continuation of ``--prompt``, printing the
+    characters as they are produced (streaming decoder: constant time per character)."""
     from wavelearn.training.generation import generate_text
     from wavelearn.training.trainer import Trainer
 
     trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend, load_train=False)
-    text = generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
-                            args.top_k, args.seed)
-    print(text)
+    generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
+                  args.seed, on_text=lambda text: print(text, end="", flush=True))
+    print()
     return 0
 
 
