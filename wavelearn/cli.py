@@ -385,7 +385,8 @@ GENERATE_OPTIONS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temp
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    """``wavelearn generate``: sample a continuation of ``--prompt``.
+    """``wavelearn generate``: sample a continuation of ``--prompt``, printing the
+    characters as they are produced (streaming decoder: constant time per character).
 
     The sampling options are checked (as the library's ``generate`` checks
     them) before the model is built.
@@ -407,8 +408,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     check_generate_args(None, args.max_new_tokens, args.temperature, args.top_k,
                         vocab_size, args.seed, GENERATE_OPTIONS)
     trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend, load_train=False)
-    print(generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
-                        args.top_k, args.seed, GENERATE_OPTIONS))
+    generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
+                  args.seed, GENERATE_OPTIONS,
+                  on_text=lambda text: print(text, end="", flush=True))
+    print()
     return 0
 
 

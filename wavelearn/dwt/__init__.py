@@ -5,7 +5,8 @@
   filter-and-downsample, upsample-and-filter), each with its exact adjoint;
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints;
-* :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
+* :mod:`.causal` -- the causal *à trous* bank of the decoder, its adjoint, and its
+  streaming form (ring buffers of fixed size, :func:`causal_analysis_step`).
 """
 
 from wavelearn.dwt import causal, transforms

@@ -79,3 +79,29 @@ def sample(z: np.ndarray, temperature: float, top_k: int | None,
     cdf = np.cumsum(np.exp(z), axis=-1)  # (B, V), unnormalised
     u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # (B, 1), uniform in [0, total)
     return np.argmax(cdf > u, axis=-1).astype(np.int64)
+
+
+def check_exclude_ids(exclude_ids: Any, vocab_size: int) -> np.ndarray:
+    """Token ids that must never be drawn, checked: ids in ``[0, vocab_size)``, not all."""
+    ids = np.asarray(list(exclude_ids), dtype=np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(f"generate: exclude_ids must be token ids in [0, {vocab_size}), "
+                         f"got {ids.tolist()}")
+    if np.unique(ids).size >= vocab_size:
+        raise ValueError("generate: exclude_ids excludes every token of the vocabulary")
+    return ids
+
+
+class Sampler:
+    """Draws one token per row of logits ``z (B, V)`` (see :func:`sample`), never one of
+    the ``exclude`` ids; the Generator ``rng`` carries on from draw to draw."""
+
+    def __init__(self, temperature: float, top_k: int | None, exclude: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        self.temperature, self.top_k, self.exclude, self.rng = temperature, top_k, exclude, rng
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        if self.exclude.size:
+            z = z.copy()
+            z[:, self.exclude] = -np.inf
+        return sample(z, self.temperature, self.top_k, self.rng)
