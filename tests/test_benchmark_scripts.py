@@ -41,10 +41,11 @@ def test_backends_benchmark_reports_a_backend_that_cannot_run(capsys) -> None:
 
 
 def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
+    from wavelearn.training import config as wconfig
     from wavelearn.training import trainer as wt
 
     bench = load("train")
-    config, model = wt.resolve_configs(
+    config, model = wconfig.resolve_configs(
         "rotten_tomatoes", None,
         {"limit_train": 48, "limit_test": 8, "max_seq_len": 16, "vocab_size": 300,
          "batch_size": 8, "length_multiple": 4, "bucket_batches": 2, "steps": 12,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from wavelearn import cli
+from wavelearn.training import checkpoints as ckpt
 from wavelearn.training import trainer as wt
 
 TINY_LM = """\
@@ -122,12 +123,12 @@ def test_ctrl_c_exits_130_and_resume_finishes(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(wt.Trainer, "train_step", press_ctrl_c_on_step_3)
     assert cli.main(["train", *TINY_FORDA, "--out", str(out)]) == cli.EXIT_INTERRUPTED
     assert "wavelearn train --resume" in capsys.readouterr().err
-    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    _, meta = ckpt.read_checkpoint(out / ckpt.CHECKPOINT_NAME)
     assert meta["interrupted"] and meta["step"] == 2
     monkeypatch.setattr(wt.Trainer, "train_step", step)
     assert cli.main(["train", "--resume", "--out", str(out), "--no-progress"]) == 0
     assert "resuming" in capsys.readouterr().out
-    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    _, meta = ckpt.read_checkpoint(out / ckpt.CHECKPOINT_NAME)
     assert meta["step"] == 4 and not meta["interrupted"] and meta["final"]
 
 
@@ -135,7 +136,7 @@ def test_resume_errors_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     assert cli.main(["train", "--resume", "--out", str(tmp_path / "none")]) == 1
     assert "no checkpoint" in capsys.readouterr().err
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / wt.CHECKPOINT_NAME).write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "bad" / ckpt.CHECKPOINT_NAME).write_bytes(b"PK\x03\x04 not really a zip")
     assert cli.main(["train", "--resume", "--out", str(tmp_path / "bad")]) == 1
     assert "truncated, corrupt" in capsys.readouterr().err
     assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.npz")]) == 1
@@ -168,9 +169,9 @@ def test_failed_runs_leave_saved_files_alone(tmp_path: Path, monkeypatch: pytest
 def test_train_on_the_torch_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     pytest.importorskip("torch")
     assert cli.main(["train", *TINY_FORDA, "--backend", "torch", "--out", str(tmp_path)]) == 0
-    _, meta = wt.read_checkpoint(tmp_path / wt.CHECKPOINT_NAME)
+    _, meta = ckpt.read_checkpoint(tmp_path / ckpt.CHECKPOINT_NAME)
     assert meta["backend"] == "torch" and meta["step"] == 4
-    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / wt.CHECKPOINT_NAME),
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / ckpt.CHECKPOINT_NAME),
                      "--backend", "numpy"]) == 0
     assert "test accuracy" in capsys.readouterr().out
 

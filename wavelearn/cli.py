@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import importlib.util
 import os
 import platform
@@ -116,51 +115,36 @@ def _add_threads(parser: argparse.ArgumentParser) -> None:
 
 
 def set_threads(count: int) -> list[str]:
-    """Limit the CPU threads of the BLAS libraries numpy loaded, and of torch (0: no change).
+    """Limit the CPU threads of the BLAS and OpenMP libraries, and of torch (0: no change).
 
-    Best effort: OpenBLAS is found among the loaded libraries (Linux) and set
-    through its C API; ``OMP_NUM_THREADS`` and friends are set for libraries
-    loaded later (torch reads them when it starts). Returns what was set.
-    Small matrices on a busy machine train several times faster with one
-    thread than with threads that wait for each other.
+    The libraries numpy already loaded are limited with threadpoolctl (any
+    BLAS: OpenBLAS, MKL, BLIS); ``OMP_NUM_THREADS`` and friends are set for
+    libraries loaded later (torch reads them when it starts). Returns the
+    libraries that were limited. Small matrices on a busy machine train
+    several times faster with one thread than with threads that wait for each
+    other.
     """
     if count < 0:
         raise ValueError(f"--threads must be >= 0, got {count}")
     if count == 0:
         return []
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = str(count)
-    done = []
-    for path in _loaded_libraries("openblas"):
-        lib = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            setter = getattr(lib, symbol, None)
-            if setter is not None:
-                setter(ctypes.c_int(count))
-                done.append(os.path.basename(path))
-                break
+    threadpool_limits(count)
+    done = [os.path.basename(pool["filepath"]) for pool in threadpool_info()]
     if sys.modules.get("torch") is not None:  # None: an import of torch that failed
         sys.modules["torch"].set_num_threads(count)
         done.append("torch")
     return done
 
 
-def _loaded_libraries(fragment: str) -> list[str]:
-    """Paths of the shared libraries of this process whose name contains ``fragment``."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            paths = {line.split()[-1] for line in maps if "/" in line}
-    except OSError:  # not Linux
-        return []
-    return sorted(p for p in paths if fragment in os.path.basename(p).lower())
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands torchrun
-    from wavelearn.training.trainer import CheckpointError
+    from wavelearn.training.checkpoints import CheckpointError
 
     try:
         if getattr(args, "threads", None):
@@ -216,9 +200,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
     """The run's batch size (options, config file, task default) must split over ``nproc``."""
-    from wavelearn.training import trainer as wt
+    from wavelearn.training.config import resolve_configs
 
-    config, _ = wt.resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
+    config, _ = resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
                                    _overrides(args, _MODEL_OPTIONS))
     if config.batch_size % nproc:
         raise ValueError(f"--nproc {nproc}: the batch size {config.batch_size} does not split "
@@ -227,17 +211,20 @@ def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
 
 def _train(args: argparse.Namespace, group: Any) -> int:
     """Build or resume the run, train it (data-parallel in ``group`` if given), report."""
-    from wavelearn.training import trainer as wt
+    from wavelearn.training.config import resolve_configs
+    from wavelearn.training.interrupts import TrainingInterrupted
+    from wavelearn.training.outputs import OUTPUT_NAMES, report
+    from wavelearn.training.trainer import Trainer
 
     training = _overrides(args, _TRAINING_OPTIONS)
     model = _overrides(args, _MODEL_OPTIONS)
     if args.resume:
         trainer, out = _resume(args, training, model)
     else:
-        config, model_options = wt.resolve_configs(args.task, args.config, training, model)
+        config, model_options = resolve_configs(args.task, args.config, training, model)
         out = Path(args.out or Path("runs") / config.task)
         print(f"task {config.task}: preparing data ...", flush=True)
-        trainer = wt.Trainer.create(config, model_options, args.backend or "numpy")
+        trainer = Trainer.create(config, model_options, args.backend or "numpy")
         _describe(trainer, out)
     if group is not None:
         trainer.distribute(group)
@@ -246,31 +233,37 @@ def _train(args: argparse.Namespace, group: Any) -> int:
               flush=True)
     try:
         trainer.fit(out, progress=not args.no_progress)
-    except wt.TrainingInterrupted as e:
+    except TrainingInterrupted as e:
         print(f"\ninterrupted at step {e.step}: saved a resumable checkpoint to {e.path}\n"
               f"continue with: wavelearn train --resume --out {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(wt.report(trainer))
-    print(f"saved {out / wt.CHECKPOINT_NAME}, {out / wt.METRICS_NAME}, {out / wt.CURVES_NAME}")
+    print(report(trainer))
+    print(f"saved {', '.join(str(out / name) for name in OUTPUT_NAMES)}")
     return 0
 
 
 def _resume(args: argparse.Namespace, training: dict[str, Any],
             model: dict[str, Any]) -> tuple[Any, Path]:
     """The trainer of the checkpoint in ``--out`` (checked against the given options)."""
-    from wavelearn.training import trainer as wt
+    from wavelearn.training.checkpoints import (
+        CHECKPOINT_NAME,
+        check_resume_compatible,
+        read_checkpoint,
+    )
+    from wavelearn.training.config import DEFAULT_TASK, read_config_file
+    from wavelearn.training.trainer import Trainer
 
-    file = wt.read_config_file(args.config) if args.config else {}
+    file = read_config_file(args.config) if args.config else {}
     task = args.task or file.get("task")
-    out = Path(args.out or Path("runs") / (task or wt.DEFAULT_TASK))
-    path = out / wt.CHECKPOINT_NAME
-    _, meta = wt.read_checkpoint(path)
+    out = Path(args.out or Path("runs") / (task or DEFAULT_TASK))
+    path = out / CHECKPOINT_NAME
+    _, meta = read_checkpoint(path)
     requested_training = {**file.get("training", {}), **training}
     if task is not None:
         requested_training["task"] = task
-    wt.check_resume_compatible(meta, requested_training, {**file.get("model", {}), **model},
+    check_resume_compatible(meta, requested_training, {**file.get("model", {}), **model},
                                path)
-    trainer = wt.Trainer.from_checkpoint(path, backend=args.backend)
+    trainer = Trainer.from_checkpoint(path, backend=args.backend)
     print(f"resuming {path} at step {trainer.step} of {trainer.total_steps}", flush=True)
     return trainer, out
 
@@ -281,8 +274,8 @@ def _describe(trainer: Any, out: Path) -> None:
     inputs = (f"{d.in_features} feature(s) per step through Linear({d.in_features}, "
               f"{trainer.model.hidden_dim})" if d.input_type == "signal"
               else f"token ids, vocabulary {d.vocab_size}")
-    print(f"task {d.name} ({d.kind}): {d.num_train} training "
-          f"{'characters' if d.kind == 'lm' else 'examples'}, sequence length {d.seq_len}, "
+    print(f"task {d.name} ({d.kind}): {d.num_train} training {trainer.task.unit}, "
+          f"sequence length {d.seq_len}, "
           f"{inputs}\nmodel {type(trainer.model).__name__}: {trainer.num_parameters():,} "
           f"parameters, hidden_dim {trainer.model.hidden_dim}, {trainer.model.num_layers} "
           f"layers, {trainer.model.wavelet} x{trainer.model.levels} levels, "
@@ -296,25 +289,24 @@ def _describe(trainer: Any, out: Path) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``wavelearn evaluate``: the whole test split, next to the saved baselines."""
-    from wavelearn.training import trainer as wt
+    from wavelearn.training.outputs import report
+    from wavelearn.training.trainer import Trainer
 
-    trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
-                                         load_train=False)
+    trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend, load_train=False)
     trainer.final = trainer.evaluate(None)
-    print(wt.report(trainer))
+    print(report(trainer))
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """``wavelearn generate``: sample a continuation of ``--prompt``, printing the
     characters as they are produced (streaming decoder: constant time per character)."""
-    from wavelearn.training import trainer as wt
+    from wavelearn.training.generation import generate_text
+    from wavelearn.training.trainer import Trainer
 
-    trainer = wt.Trainer.from_checkpoint(args.checkpoint, backend=args.backend,
-                                         load_train=False)
-    wt.generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
-                     args.top_k, args.seed,
-                     on_text=lambda text: print(text, end="", flush=True))  # as it comes
+    trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend, load_train=False)
+    generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
+                  args.seed, on_text=lambda text: print(text, end="", flush=True))  # as it comes
     print()
     return 0
 

@@ -285,11 +285,12 @@ def test_generate_text_streams_what_it_returns() -> None:
     from types import SimpleNamespace
 
     from wavelearn.training.datasets import CharTokenizer
-    from wavelearn.training.trainer import generate_text
+    from wavelearn.training.generation import generate_text
 
     tokenizer = CharTokenizer.fit("abcdefghi")  # 2 specials + 9 characters = VOCAB
     data = SimpleNamespace(kind="lm", name="toy", tokenizer=tokenizer)
-    trainer = SimpleNamespace(data=data, model=decoder(), backend="numpy")
+    trainer = SimpleNamespace(data=data, model=decoder(), backend="numpy",
+                              task=SimpleNamespace(generates_text=True))
     pieces = []
     text = generate_text(trainer, "abc", 25, temperature=2.0, seed=1, on_text=pieces.append)
     assert len(pieces) == 26 and pieces[0] == "abc" and "".join(pieces) == text

@@ -33,6 +33,18 @@ import numpy as np
 from wavelearn.backend import backend_of
 from wavelearn.dwt.wavelets import as_wavelet
 
+__all__ = [
+    "causal_analysis",
+    "causal_analysis_adjoint",
+    "causal_analysis_step",
+    "causal_filter",
+    "causal_filter_adjoint",
+    "causal_lowpass",
+    "filter_taps",
+    "history_lengths",
+    "init_history",
+]
+
 
 def causal_lowpass(wavelet: Any) -> np.ndarray:
     r"""The scaling filter of ``wavelet`` normalised to unit sum, :math:`\bar h = h / \sum h`,

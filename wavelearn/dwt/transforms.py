@@ -43,6 +43,19 @@ from wavelearn.backend import _library_of, array_namespace, check_same_backend
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
+__all__ = [
+    "dwt",
+    "dwt_adjoint",
+    "dwt_coeff_len",
+    "dwt_max_level",
+    "idwt",
+    "idwt_adjoint",
+    "wavedec",
+    "wavedec_adjoint",
+    "waverec",
+    "waverec_adjoint",
+]
+
 # ---------------------------------------------------------------------------
 # Lengths and levels (PyWavelets' rules)
 # ---------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from wavelearn.models.config import (
     WaveletTransformerConfig,
 )
 from wavelearn.models.heads import Pooling
+from wavelearn.models.sampling import check_generate_args, sample
 from wavelearn.models.streaming import (
     DecoderState,
     as_prompts,
@@ -445,7 +446,7 @@ class WaveletDecoder(WaveletModel):
         generating anything (see :meth:`step`). The train/eval mode is restored.
         """
         prompts, as_list = as_prompts(input_ids)
-        _check_generate_args(max_new_tokens, temperature, top_k, self.vocab_size)
+        check_generate_args(None, max_new_tokens, temperature, top_k, self.vocab_size, seed)
         exclude = _check_exclude_ids(exclude_ids, self.vocab_size)
         last = max(p.size for p in prompts) - 1 + max(max_new_tokens - 1, 0)
         if not self.positional.extrapolates and last >= self.max_sequence_length:
@@ -504,17 +505,6 @@ class WaveletDecoder(WaveletModel):
         return z
 
 
-def _check_generate_args(max_new_tokens: Any, temperature: Any,
-                         top_k: Any, vocab_size: int) -> None:
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if not temperature >= 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature!r}")
-    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= vocab_size):
-        raise ValueError(f"generate: top_k must be None or an int in [1, {vocab_size}], "
-                         f"got {top_k!r}")
-
-
 def _check_exclude_ids(exclude_ids: Any, vocab_size: int) -> np.ndarray:
     ids = np.asarray(list(exclude_ids), dtype=np.int64)
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
@@ -526,8 +516,8 @@ def _check_exclude_ids(exclude_ids: Any, vocab_size: int) -> np.ndarray:
 
 
 class _Sampler:
-    """Draws one token per row of logits ``z (B, V)`` (see :func:`_sample`), never one of
-    the ``exclude`` ids."""
+    """Draws one token per row of logits ``z (B, V)``
+    (:func:`~wavelearn.models.sampling.sample`), never one of the ``exclude`` ids."""
 
     def __init__(self, temperature: float, top_k: int | None, exclude: np.ndarray,
                  rng: np.random.Generator) -> None:
@@ -537,18 +527,4 @@ class _Sampler:
         if self.exclude.size:
             z = z.copy()
             z[:, self.exclude] = -np.inf
-        return _sample(z, self.temperature, self.top_k, self.rng)
-
-
-def _sample(z: np.ndarray, temperature: float, top_k: int | None,
-            rng: np.random.Generator) -> np.ndarray:
-    """One token per row of logits ``z (B, V)``: top-k filter, softmax(z/T), inverse CDF."""
-    if top_k is not None:
-        kth = np.sort(z, axis=-1)[:, -top_k][:, None]  # (B, 1)
-        z = np.where(z < kth, -np.inf, z)
-    if temperature == 0:
-        return np.argmax(z, axis=-1).astype(np.int64)
-    z = (z - z.max(axis=-1, keepdims=True)) / temperature
-    cdf = np.cumsum(np.exp(z), axis=-1)  # (B, V), unnormalised
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # (B, 1), uniform in [0, total)
-    return np.argmax(cdf > u, axis=-1).astype(np.int64)
+        return sample(z, self.temperature, self.top_k, self.rng)

@@ -30,7 +30,6 @@ memory, one extra forward per block.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -39,13 +38,6 @@ from array_api_compat import device as device_of
 from wavelearn.backend import array_namespace
 from wavelearn.nn.layers import Dropout, FeedForward, LayerNorm
 from wavelearn.nn.module import Module, make_rng
-
-
-def iter_modules(module: Module) -> Iterator[Module]:
-    """``module`` and all its descendants (depth first, in attribute order)."""
-    yield module
-    for _, child in module.named_children():
-        yield from iter_modules(child)
 
 
 def length_groups(lengths: list[int] | None, n: int) -> list[tuple[int, list[int]]]:
@@ -154,7 +146,7 @@ class WaveletBlock(Module):
             return y
         before = self._rng_states()
         y = self._forward(x, lengths)
-        for m in iter_modules(self):
+        for m in self.modules():
             m.cache = {}
         self.cache = {"x": x, "lengths": lengths, "rng_before": before}
         return y
@@ -173,7 +165,7 @@ class WaveletBlock(Module):
         dmix = self._mix_backward(self.drop1.backward(dh), lengths)  # (B, N, D)
         dx = dh + self.ln1.backward(dmix)  # (B, N, D)
         if self.checkpoint:  # drop the recomputed caches: only one block holds them at a time
-            for m in iter_modules(self):
+            for m in self.modules():
                 m.cache = {}
         return dx
 
@@ -200,7 +192,7 @@ class WaveletBlock(Module):
     # -- dropout generator states (for checkpointing) ------------------------------------
 
     def _dropouts(self) -> list[Dropout]:
-        return [m for m in iter_modules(self) if isinstance(m, Dropout)]
+        return [m for m in self.modules() if isinstance(m, Dropout)]
 
     def _rng_states(self) -> list[dict]:
         return [copy.deepcopy(d.rng.bit_generator.state) for d in self._dropouts()]
