@@ -11,7 +11,7 @@ wrapper                        NumPy reference
 :func:`waverec`
 :func:`mixing_forward`,        ``WaveletMixing(mixing_mode='pointwise').forward`` /
 :func:`mixing_backward`        ``.backward`` (one fused launch each)
-:func:`causal_analysis`,       ``wavelearn.nn.mixing.causal_analysis`` /
+:func:`causal_analysis`,       ``wavelearn.dwt.causal.causal_analysis`` /
 :func:`causal_analysis_adjoint`  ``causal_analysis_adjoint``
 =============================  ========================================================
 
@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from wavelearn.backend import array_namespace
+from wavelearn.dwt import causal as reference_causal
 from wavelearn.dwt import transforms as tr
 from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
 
@@ -587,9 +588,9 @@ def _as_float(x: Any) -> Any:
 
 def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any = None
                     ) -> list[Any]:
-    r"""``wavelearn.nn.mixing.causal_analysis``: ``[a_J, d_J, ..., d_1]``, each
+    r"""``wavelearn.dwt.causal.causal_analysis``: ``[a_J, d_J, ..., d_1]``, each
     ``(B, N, D)`` (views into one ``(K, B, N, D)`` array), one launch per level.
-    ``lowpass`` is the normalised scaling filter (``mixing.causal_lowpass``)."""
+    ``lowpass`` is the normalised scaling filter (``wavelearn.dwt.causal_lowpass``)."""
     L = _launcher(launcher)
     x = _check3d(L, x, "x")
     h = np.asarray(lowpass, dtype=np.float64)
@@ -598,9 +599,7 @@ def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any =
     if _kernel_dtype(x) is None or h.ndim != 1 or (len(h) - 1) * 2 ** (levels - 1) >= 2**31:
         _fallback(f"the causal kernels do not cover dtype {x.dtype} / filter {h.shape} / "
                   f"{levels} levels")
-        from wavelearn.nn.mixing import causal_analysis as generic
-
-        return generic(array_namespace(x), x, h, levels)
+        return reference_causal.causal_analysis(array_namespace(x), x, h, levels)
     x = _contiguous(L, x)
     B, N, D = x.shape
     K = levels + 1
@@ -622,7 +621,7 @@ def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any =
 
 
 def causal_analysis_adjoint(dbands: Any, lowpass: np.ndarray, *, launcher: Any = None) -> Any:
-    r"""``wavelearn.nn.mixing.causal_analysis_adjoint``: the gradient of ``x`` from
+    r"""``wavelearn.dwt.causal.causal_analysis_adjoint``: the gradient of ``x`` from
     the gradients of ``[a_J, d_J, ..., d_1]`` (a list, or one ``(K, B, N, D)`` array)."""
     L = _launcher(launcher)
     bands = [_check3d(L, g, f"dbands[{k}]") for k, g in enumerate(dbands)]
@@ -636,9 +635,7 @@ def causal_analysis_adjoint(dbands: Any, lowpass: np.ndarray, *, launcher: Any =
     if (_kernel_dtype(bands[0]) is None or any(g.dtype != dtype for g in bands)
             or h.ndim != 1 or (len(h) - 1) * 2 ** (levels - 1) >= 2**31):
         _fallback("the causal kernels do not cover these bands (dtype or filter)")
-        from wavelearn.nn.mixing import causal_analysis_adjoint as generic
-
-        return generic(array_namespace(bands[0]), list(bands), h)
+        return reference_causal.causal_analysis_adjoint(array_namespace(bands[0]), list(bands), h)
     bands = [_contiguous(L, g) for g in bands]
     B, N, D = shape
     f = L.filters(("causal", h.tobytes()), h, dtype)

@@ -43,6 +43,9 @@ class TorchBackend(Backend):
     def as_strided(self, x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
         return x.as_strided(shape, strides)
 
+    def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
+        return target.index_add_(0, idx, values)
+
 
 def load(device: str | None) -> TorchBackend:
     try:

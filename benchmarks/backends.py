@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.training.tasks import TaskData
-from wavelearn.training.trainer import TASK_DEFAULTS, TrainConfig, Trainer
+from wavelearn.training.config import TrainConfig
+from wavelearn.training.tasks import TASK_DEFAULTS, TaskData
+from wavelearn.training.trainer import Trainer
 
 FORDA = TASK_DEFAULTS["forda"]
 SIZES = {  # name -> (batch, steps of the sequence, samples per step, model overrides)

@@ -55,8 +55,9 @@ from torch import nn
 
 from wavelearn.models import WaveletTransformer
 from wavelearn.nn import CrossEntropyLoss
-from wavelearn.training.tasks import prepare_task
-from wavelearn.training.trainer import TASK_DEFAULTS, TrainConfig, Trainer
+from wavelearn.training.config import TrainConfig
+from wavelearn.training.tasks import TASK_DEFAULTS, prepare_task
+from wavelearn.training.trainer import Trainer
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a notebook
 QUICK = bool(os.environ.get("WAVELEARN_TUTORIAL_QUICK"))
@@ -129,7 +130,7 @@ print(f"wavelearn: test accuracy {final['accuracy']:.3f} on {final['examples']} 
 print("baselines:", {k: round(v, 3) for k, v in trainer.baselines.items()})
 
 # %% [markdown]
-# The baselines come from `wavelearn.training.tasks.baselines`: always predicting the
+# The baselines come from `wavelearn.training.baselines`: always predicting the
 # most frequent training class, and a multinomial logistic regression on the
 # flattened series. FordA's classes differ in *when* and *how* the signal
 # oscillates, not in the value at any fixed time, so a linear model on raw

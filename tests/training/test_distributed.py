@@ -21,7 +21,12 @@ pytest.importorskip("torch")
 
 from wavelearn import cli  # noqa: E402
 from wavelearn.backend import to_numpy  # noqa: E402
-from wavelearn.training import distributed  # noqa: E402
+from wavelearn.training import checkpoints as ckpt  # noqa: E402
+from wavelearn.training import config as wconfig  # noqa: E402
+from wavelearn.training import (
+    distributed,  # noqa: E402
+    outputs,  # noqa: E402
+)
 from wavelearn.training import trainer as wt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +88,7 @@ def run_arrays(task: str, backend: str = "torch", group=None,
     """Parameters (and the final metric) of the run ``RUNS[task]``: data-parallel in
     ``group``, else one process over the full batch; ``train=False``: the initial ones."""
     training, model = RUNS[task]
-    config, options = wt.resolve_configs(task, None, training, model)
+    config, options = wconfig.resolve_configs(task, None, training, model)
     trainer = wt.Trainer.create(config, options, backend)
     if group is not None:
         trainer.distribute(group)
@@ -98,7 +103,7 @@ def run_arrays(task: str, backend: str = "torch", group=None,
 
 def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(Path(__file__).parent)])}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
                            "--nproc-per-node=2", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -161,18 +166,18 @@ def test_cli_nproc_2_writes_one_checkpoint_equal_to_a_single_process_run(tmp_pat
     assert two.stdout.count("preparing data") == 1  # rank 0 reports, rank 1 is quiet
     assert "data-parallel: 2 processes, 4 examples each per step" in two.stdout
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [
-        wt.CHECKPOINT_NAME, wt.CURVES_NAME, wt.METRICS_NAME]
+        ckpt.CHECKPOINT_NAME, outputs.CURVES_NAME, outputs.METRICS_NAME]
     assert cli.main(["train", *options, "--config", str(config), "--out",
                      str(tmp_path / "one")]) == 0
-    a, meta_a = wt.read_checkpoint(tmp_path / "two" / wt.CHECKPOINT_NAME)
-    b, meta_b = wt.read_checkpoint(tmp_path / "one" / wt.CHECKPOINT_NAME)
+    a, meta_a = ckpt.read_checkpoint(tmp_path / "two" / ckpt.CHECKPOINT_NAME)
+    b, meta_b = ckpt.read_checkpoint(tmp_path / "one" / ckpt.CHECKPOINT_NAME)
     assert a.keys() == b.keys() and meta_a["step"] == meta_b["step"] == 3
     assert (meta_a["processes"], meta_b["processes"]) == (2, 1)
     for name in a:
         if name.startswith(("model.", "proj.", "opt_")):
             np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
     # the checkpoint is an ordinary one: one process on the numpy backend evaluates it
-    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "two" / wt.CHECKPOINT_NAME),
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "two" / ckpt.CHECKPOINT_NAME),
                      "--backend", "numpy"]) == 0
 
 
@@ -194,14 +199,14 @@ def test_ctrl_c_saves_a_checkpoint_that_nproc_2_resumes(tmp_path) -> None:
     log = "".join(lines) + rest
     assert run.returncode == cli.EXIT_INTERRUPTED, log
     assert "saved a resumable checkpoint" in log and "nothing was saved" not in log
-    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    _, meta = ckpt.read_checkpoint(out / ckpt.CHECKPOINT_NAME)
     assert meta["interrupted"] and 8 <= meta["step"] < 64
     resumed = subprocess.run([sys.executable, "-m", "wavelearn", "train", "--resume", "--out",
                               str(out), "--backend", "torch", "--nproc", "2", "--no-progress"],
                              env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming {out / wt.CHECKPOINT_NAME} at step {meta['step']}" in resumed.stdout
-    _, meta = wt.read_checkpoint(out / wt.CHECKPOINT_NAME)
+    assert f"resuming {out / ckpt.CHECKPOINT_NAME} at step {meta['step']}" in resumed.stdout
+    _, meta = ckpt.read_checkpoint(out / ckpt.CHECKPOINT_NAME)
     assert meta["step"] == 64 and not meta["interrupted"] and meta["final"] is not None
 
 

@@ -10,7 +10,13 @@ import torch
 
 import wavelearn
 from wavelearn.nn import Linear, Parameter
-from wavelearn.training.optim import SGD, AdamW, WarmupCosineSchedule, clip_grad_norm
+from wavelearn.training.optim import (
+    SGD,
+    AdamW,
+    WarmupCosineSchedule,
+    clip_grad_norm,
+    decoupled_adamw,
+)
 
 SHAPES = [(3, 4), (4,), (2, 2, 3)]
 
@@ -206,3 +212,19 @@ def test_schedule_without_warmup_starts_at_base_lr() -> None:
     opt = AdamW(make_params(), lr=3e-4)
     WarmupCosineSchedule(opt, warmup_steps=0, total_steps=10)
     assert opt.lr == 3e-4
+
+
+def test_one_schedule_drives_both_optimizers_of_decoupled_adamw() -> None:
+    params = make_params()
+    decay, plain = decoupled_adamw(params, params[:1], lr=0.5, weight_decay=0.1)
+    assert decay.params == params[:1] and plain.params == params[1:]
+    assert (decay.weight_decay, plain.weight_decay) == (0.1, 0.0)
+    sched = WarmupCosineSchedule([decay, plain], warmup_steps=2, total_steps=6)
+    for _ in range(4):
+        assert decay.lr == plain.lr == sched.get_lr()
+        sched.step()
+    restored = [AdamW(make_params(), lr=0.5), AdamW(make_params(), lr=0.5)]
+    WarmupCosineSchedule(restored, 2, 6).load_state_dict(sched.state_dict())
+    assert restored[0].lr == restored[1].lr == decay.lr
+    with pytest.raises(ValueError, match="same lr"):
+        WarmupCosineSchedule([AdamW(params, lr=0.1), AdamW(params, lr=0.2)], 1, 2)

@@ -8,45 +8,10 @@
 * :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
 """
 
-from wavelearn.dwt.causal import (
-    causal_analysis,
-    causal_analysis_adjoint,
-    causal_filter,
-    causal_filter_adjoint,
-    causal_lowpass,
-)
-from wavelearn.dwt.transforms import (
-    dwt,
-    dwt_adjoint,
-    dwt_coeff_len,
-    dwt_max_level,
-    idwt,
-    idwt_adjoint,
-    wavedec,
-    wavedec_adjoint,
-    waverec,
-    waverec_adjoint,
-)
+from wavelearn.dwt import causal, transforms
+from wavelearn.dwt.causal import *  # noqa: F403 (its __all__)
+from wavelearn.dwt.transforms import *  # noqa: F403 (its __all__)
 from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
 
-__all__ = [
-    "MODES",
-    "Wavelet",
-    "as_wavelet",
-    "causal_analysis",
-    "causal_analysis_adjoint",
-    "causal_filter",
-    "causal_filter_adjoint",
-    "causal_lowpass",
-    "check_mode",
-    "dwt",
-    "dwt_adjoint",
-    "dwt_coeff_len",
-    "dwt_max_level",
-    "idwt",
-    "idwt_adjoint",
-    "wavedec",
-    "wavedec_adjoint",
-    "waverec",
-    "waverec_adjoint",
-]
+__all__ = ["MODES", "Wavelet", "as_wavelet", "check_mode", *causal.__all__,
+           *transforms.__all__]

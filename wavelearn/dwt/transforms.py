@@ -40,9 +40,22 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import _library_of, array_namespace
+from wavelearn.backend import _library_of, array_namespace, check_same_backend
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
+
+__all__ = [
+    "dwt",
+    "dwt_adjoint",
+    "dwt_coeff_len",
+    "dwt_max_level",
+    "idwt",
+    "idwt_adjoint",
+    "wavedec",
+    "wavedec_adjoint",
+    "waverec",
+    "waverec_adjoint",
+]
 
 # ---------------------------------------------------------------------------
 # Lengths and levels (PyWavelets' rules)
@@ -295,7 +308,7 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     if cA is None and cD is None:
         raise ValueError("idwt needs cA or cD; both are None")
     named = [(n, _as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
-    array_namespace(*(c for _, c in named))  # TypeError for two backends, before anything
+    check_same_backend(*(c for _, c in named))  # before anything
     if len(named) == 2:
         _check_same_shape(named[0][1], named[1][1], "cA", "cD")
     xp, ref3, layout = _prepare(named[0][1], axis, named[0][0])
@@ -399,7 +412,7 @@ def _coeffs_3d(
     given = [(j, c) for j, c in enumerate(arrays) if c is not None]
     if not given:
         raise ValueError(f"{name} holds only None; at least one band must be an array")
-    array_namespace(*(c for _, c in given))  # TypeError for two backends, before anything
+    check_same_backend(*(c for _, c in given))  # before anything
     j0, c0 = given[0]
     xp, first, layout = _prepare(c0, axis, f"{name}[{j0}]", empty_axis=len(arrays) == 1)
     out: list[Any] = [None] * len(arrays)
@@ -495,7 +508,7 @@ def dwt_adjoint(
     with respect to ``data`` of length ``length`` along ``axis``."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
     dcA, dcD = _as_array(dcA, "dcA"), _as_array(dcD, "dcD")
-    array_namespace(dcA, dcD)  # TypeError for two backends, before anything
+    check_same_backend(dcA, dcD)  # before anything
     _check_same_shape(dcA, dcD, "dcA", "dcD")
     xp, a3, layout = _prepare(dcA, axis, "dcA")
     d3 = _prepare(dcD, axis, "dcD")[1]

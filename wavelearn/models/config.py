@@ -224,7 +224,7 @@ class _ModelConfig:
             raise ConfigError(
                 f"{self._qualified('hidden_dim')} must be even with rotary positional encoding "
                 f"(it rotates channel pairs (2i, 2i+1)); got {self.hidden_dim}")
-        if getattr(self, "output_type", None) == "lm" and self.vocab_size is None:
+        if self.output_type == "lm" and self.vocab_size is None:
             raise ConfigError(f"{self._qualified('vocab_size')} must be an int >= 1 with "
                               "output_type='lm' (the head predicts tokens); got None")
         self._warn_deep_levels()
@@ -328,52 +328,44 @@ class WaveletTransformerConfig(_ModelConfig):
     norm_eps: float = 1e-12
     output_type: str = "classification"
     gradient_checkpointing: bool = False
+    _: dataclasses.KW_ONLY
     mode: str = "periodization"
     pooling: str = "mean"
     dtype: str | None = None
     seed: int = 0
 
 
-@dataclasses.dataclass(frozen=True)
-class WaveletEncoderConfig(_ModelConfig):
-    """Arguments of :class:`~wavelearn.models.WaveletEncoder` (no vocabulary, no head)."""
+def _variant(name: str, doc: str, *, fixed: Mapping[str, Any], required: tuple[str, ...] = (),
+             defaults: Mapping[str, Any] | None = None) -> type:
+    """A config class with the fields of :class:`WaveletTransformerConfig` (same order,
+    types, defaults and keyword-only extras) except the ``fixed`` ones, which become
+    class attributes answering for the whole class (a decoder's ``output_type`` is
+    always ``'lm'``); ``required`` fields lose their default, ``defaults`` change some."""
+    fields = []
+    for f in dataclasses.fields(WaveletTransformerConfig):
+        if f.name in fixed:
+            continue
+        default = (defaults or {}).get(f.name, f.default)
+        spec = dataclasses.field(kw_only=f.kw_only) if f.name in required else \
+            dataclasses.field(default=default, kw_only=f.kw_only)
+        fields.append((f.name, f.type, spec))
+    namespace = {"__doc__": doc, "required_ints": required, **fixed}
+    cls = dataclasses.make_dataclass(name, fields, bases=(_ModelConfig,), frozen=True,
+                                     namespace=namespace)
+    cls.__module__ = __name__  # pickle and the docs find it here
+    return cls
 
-    hidden_dim: int = 768
-    num_layers: int = 12
-    max_sequence_length: int = 512
-    wavelet: str = "db4"
-    levels: int = 3
-    mixing_mode: str = "pointwise"
-    use_positional_encoding: bool = True
-    positional_encoding_type: str = "sinusoidal"
-    dropout: float = 0.1
-    ffn_hidden_dim: int | None = None
-    norm_eps: float = 1e-12
-    gradient_checkpointing: bool = False
-    mode: str = "periodization"
-    pooling: str = "mean"
-    dtype: str | None = None
-    seed: int = 0
 
+WaveletEncoderConfig = _variant(
+    "WaveletEncoderConfig",
+    "Arguments of :class:`~wavelearn.models.WaveletEncoder`: those of the transformer "
+    "without a vocabulary or a head (it maps ``inputs_embeds`` to hidden states).",
+    fixed={"vocab_size": None, "num_classes": None, "output_type": "none"})
 
-@dataclasses.dataclass(frozen=True)
-class WaveletDecoderConfig(_ModelConfig):
-    """Arguments of :class:`~wavelearn.models.WaveletDecoder` (``vocab_size`` required)."""
-
-    required_ints: ClassVar[tuple[str, ...]] = ("vocab_size",)
-
-    vocab_size: int
-    hidden_dim: int = 768
-    num_layers: int = 12
-    max_sequence_length: int = 512
-    wavelet: str = "db4"
-    levels: int = 2
-    mixing_mode: str = "pointwise"
-    use_positional_encoding: bool = True
-    positional_encoding_type: str = "sinusoidal"
-    dropout: float = 0.1
-    ffn_hidden_dim: int | None = None
-    norm_eps: float = 1e-12
-    gradient_checkpointing: bool = False
-    dtype: str | None = None
-    seed: int = 0
+WaveletDecoderConfig = _variant(
+    "WaveletDecoderConfig",
+    "Arguments of :class:`~wavelearn.models.WaveletDecoder`: ``vocab_size`` required, "
+    "``levels`` 2 by default, no ``mode``/``pooling`` (the causal bands are undecimated: "
+    "no boundary mode), no ``num_classes`` (the head predicts tokens).",
+    fixed={"num_classes": None, "output_type": "lm", "mode": None, "pooling": None},
+    required=("vocab_size",), defaults={"levels": 2})

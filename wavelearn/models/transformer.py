@@ -15,7 +15,8 @@ Three models share one architecture (the API follows ``spectrans``'s
 * :class:`WaveletEncoder`: the same without a token embedding or head; it maps
   ``inputs_embeds`` to hidden states.
 * :class:`WaveletDecoder`: ``Mix`` = :class:`~wavelearn.nn.mixing.CausalWaveletMixing`
-  (causal à trous bands), a language-model head, and :meth:`WaveletDecoder.generate`.
+  (causal à trous bands), a language-model head, and streaming generation
+  (:meth:`WaveletDecoder.step`, :meth:`WaveletDecoder.generate`; constant cost per token).
 
 **Contract.** ``out = model(input_ids)`` or ``model(inputs_embeds=x,
 attention_mask=m)`` runs the forward pass and caches what the backward pass
@@ -38,17 +39,26 @@ float64 ``inputs_embeds`` are cast down, never promoting the model.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
-from array_api_compat import device as device_of
 
-from wavelearn.backend import array_namespace, backend_of, to_numpy
+from wavelearn.backend import array_namespace, backend_of, check_same_backend, to_numpy
 from wavelearn.models.config import (
     WaveletDecoderConfig,
     WaveletEncoderConfig,
     WaveletTransformerConfig,
+)
+from wavelearn.models.heads import Pooling
+from wavelearn.models.sampling import Sampler, check_exclude_ids, check_generate_args
+from wavelearn.models.streaming import (
+    DecoderState,
+    as_prompts,
+    like_prompt,
+    right_pad,
+    step_lengths,
 )
 from wavelearn.nn.block import WaveletBlock
 from wavelearn.nn.layers import Dropout, Embedding, LayerNorm, Linear
@@ -60,84 +70,29 @@ from wavelearn.nn.positional import make_positional_encoding
 _EMBED_STREAM, _BLOCK_STREAM, _HEAD_STREAM = 0, 1, 2
 
 
-class WaveletTransformer(Module):
-    r"""Wavelet transformer: token/embedding input -> wavelet blocks -> task head.
+class WaveletModel(Module):
+    """The backbone shared by the three models, built from one validated config.
 
-    Args (the ``spectrans`` signature):
-        vocab_size: size of the token vocabulary; ``None``: no embedding, the model
-            takes ``inputs_embeds (B, N, hidden_dim)``.
-        hidden_dim: ``D``. num_layers: number of blocks.
-        max_sequence_length: the longest ``N`` accepted (and the positional tables' size).
-        wavelet: a discrete wavelet name ('haar', 'db4', 'sym6', 'coif3', ...).
-        levels: ``J``, decomposition levels of every mixer.
-        mixing_mode: coefficient map, 'pointwise' | 'channel' | 'level'
-            (:mod:`wavelearn.nn.mixing`).
-        num_classes: output size of the 'classification' / 'sequence' heads
-            ('regression': defaults to 1).
-        use_positional_encoding / positional_encoding_type: 'sinusoidal',
-            'learned', 'rotary' or 'none' (:mod:`wavelearn.nn.positional`).
-        dropout: probability of every dropout layer.
-        ffn_hidden_dim: FFN width ``H``; ``None`` means ``4 * hidden_dim``.
-        norm_eps: ``eps`` of every LayerNorm.
-        output_type: 'classification' (pool -> Linear(D, num_classes)),
-            'regression' (pool -> Linear(D, num_classes or 1)),
-            'sequence' (per token Linear(D, num_classes)),
-            'lm' (per token Linear(D, vocab_size)) or 'none' (hidden states).
-        gradient_checkpointing: blocks recompute their forward during backward.
-
-    Keyword-only extras:
-        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
-            sequence gives exactly N coefficients in all, the transform is
-            orthogonal for orthogonal wavelets (its backward is its inverse, so
-            gradients keep their norm), and every level exists for every length.
-        pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
-            'cls' (the first token); used by the classification/regression heads.
-        dtype: parameter and activation dtype, None (= 'float32') or 'float64'
-            (float64 for gradient checks).
-        seed: seeds parameter initialisation and the dropout generators.
-
-    Attributes: ``config`` (a :class:`~wavelearn.models.config.WaveletTransformerConfig`),
-    ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
-    :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
-    ``positional``, ``final_norm``, ``head`` (or None).
+    ``Model(*args, **kwargs)`` validates its arguments as the model's config class
+    (:mod:`wavelearn.models.config`, the single source of arguments, defaults and
+    checks) and builds embedding -> positions -> blocks -> final norm -> head from it.
+    Subclasses set ``config_class`` (and ``causal`` for the decoder's mixer).
     """
 
-    config_class: type = WaveletTransformerConfig
-    causal = False
+    config_class: ClassVar[type]
+    causal: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        vocab_size: int | None = None,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 3,
-        mixing_mode: str = "pointwise",
-        num_classes: int | None = None,
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        output_type: str = "classification",
-        gradient_checkpointing: bool = False,
-        *,
-        mode: str = "periodization",
-        pooling: str = "mean",
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletTransformerConfig(
-            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
-            mixing_mode, num_classes, use_positional_encoding, positional_encoding_type,
-            dropout, ffn_hidden_dim, norm_eps, output_type, gradient_checkpointing,
-            mode=mode, pooling=pooling, dtype=dtype, seed=seed)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_class" in vars(cls):  # help() and IDEs show the config's arguments
+            cls.__signature__ = inspect.signature(cls.config_class)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
-        self._setup(config)
+        self._setup(self.config_class(*args, **kwargs))
 
     @classmethod
-    def from_config(cls, config: Any) -> WaveletTransformer:
+    def from_config(cls, config: Any) -> WaveletModel:
         """Build the model described by ``config`` (its config class, or a mapping)."""
         if isinstance(config, Mapping):
             config = cls.config_class.from_dict(config)
@@ -151,11 +106,8 @@ class WaveletTransformer(Module):
     def _setup(self, config: Any) -> None:
         """Build every layer from a validated config (shared by the three models)."""
         self.config = config
-        self.vocab_size = getattr(config, "vocab_size", None)
-        self.num_classes = getattr(config, "num_classes", None)
-        self.output_type = getattr(config, "output_type", self._fixed_output_type())
-        self.mode = getattr(config, "mode", "periodization")
-        self.pooling = getattr(config, "pooling", "mean")
+        self.vocab_size, self.num_classes = config.vocab_size, config.num_classes
+        self.output_type, self.mode, self.pooling = config.output_type, config.mode, config.pooling
         self.hidden_dim, self.num_layers = config.hidden_dim, config.num_layers
         self.max_sequence_length = config.max_sequence_length
         self.wavelet, self.levels = config.wavelet, config.levels
@@ -172,10 +124,9 @@ class WaveletTransformer(Module):
         self.embed_drop = Dropout(config.dropout, seed=int(rng.integers(2**63)))
         self.blocks = self.build_blocks()
         self.final_norm = LayerNorm(D, eps=config.norm_eps, dtype=self.dtype)
+        pooled = self.output_type in ("classification", "regression")
+        self.pool = Pooling(self.pooling) if pooled else None
         self.head = self._build_head()
-
-    def _fixed_output_type(self) -> str:
-        return "classification"
 
     def _make_mixing(self) -> Module:
         """The token mixer of one block."""
@@ -237,7 +188,7 @@ class WaveletTransformer(Module):
             if self.embedding is None:
                 raise ValueError(f"{type(self).__name__} has no token embedding (vocab_size="
                                  "None); pass inputs_embeds=(B, N, hidden_dim) instead")
-            array_namespace(input_ids, ref)  # TypeError for another backend
+            check_same_backend(input_ids, ref)
             if input_ids.ndim != 2:
                 raise ValueError("input_ids must be 2-D (B, N), got shape "
                                  f"{tuple(input_ids.shape)}")
@@ -292,43 +243,18 @@ class WaveletTransformer(Module):
 
     def _head_forward(self, h: Any, weights: Any) -> Any:
         """Apply the head to the final hidden states ``h (B, N, D)``."""
-        self.cache["pool_weights"] = weights
         if self.output_type == "none":
             return h  # (B, N, D)
-        if self.output_type in ("classification", "regression"):
-            h = self._pool(h, weights)  # (B, D)
+        if self.pool is not None:
+            h = self.pool(h, weights)  # (B, D)
         return self.head(h)  # (B, C) or (B, N, C)
-
-    def _pool(self, h: Any, weights: Any) -> Any:
-        r"""'cls': :math:`p_b = h_{b,0}`; 'mean': :math:`p_b = \sum_t w_{bt} h_{bt}` with
-        :math:`w_{bt} = m_{bt}/L_b` (:math:`1/N` without a mask). ``(B, N, D) -> (B, D)``."""
-        xp = array_namespace(h)
-        self.cache["hidden_shape"] = tuple(h.shape)
-        if self.pooling == "cls":
-            return h[:, 0, :]
-        if weights is None:
-            return xp.mean(h, axis=1)
-        return xp.sum(h * weights[:, :, None], axis=1)
-
-    def _pool_backward(self, dp: Any) -> Any:
-        r"""'cls': :math:`\bar h_{b,0} = \bar p_b`, zero elsewhere; 'mean':
-        :math:`\bar h_{bt} = w_{bt}\,\bar p_b`. ``(B, D) -> (B, N, D)``."""
-        xp = array_namespace(dp)
-        B, N, D = self.cache["hidden_shape"]
-        if self.pooling == "cls":
-            rest = xp.zeros((B, N - 1, D), dtype=dp.dtype, device=device_of(dp))
-            return xp.concat([dp[:, None, :], rest], axis=1)
-        weights = self.cache["pool_weights"]
-        if weights is None:
-            return xp.broadcast_to(dp[:, None, :] / N, (B, N, D))
-        return dp[:, None, :] * weights[:, :, None]
 
     def _head_backward(self, dout: Any) -> Any:
         if self.output_type == "none":
             return dout  # (B, N, D)
         dh = self.head.backward(dout)  # (B, D) or (B, N, D)
-        if self.output_type in ("classification", "regression"):
-            dh = self._pool_backward(dh)  # (B, N, D)
+        if self.pool is not None:
+            dh = self.pool.backward(dh)  # (B, N, D)
         return dh
 
     # -- backward ---------------------------------------------------------------------
@@ -342,7 +268,7 @@ class WaveletTransformer(Module):
         if "out_shape" not in self.cache:
             raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() first")
         ref = self.final_norm.weight.data
-        xp = array_namespace(dout, ref)  # TypeError for another backend
+        xp = check_same_backend(dout, ref).xp  # TypeError for another backend
         if dout is None or not xp.isdtype(dout.dtype, "real floating"):
             got = "None" if dout is None else f"dtype {dout.dtype}"
             raise TypeError(f"dout must be a real floating-point array of the output's shape "
@@ -364,7 +290,52 @@ class WaveletTransformer(Module):
         return f"{type(self).__name__}({args})"
 
 
-class WaveletEncoder(WaveletTransformer):
+class WaveletTransformer(WaveletModel):
+    r"""Wavelet transformer: token/embedding input -> wavelet blocks -> task head.
+
+    Args (the ``spectrans`` signature):
+        vocab_size: size of the token vocabulary; ``None``: no embedding, the model
+            takes ``inputs_embeds (B, N, hidden_dim)``.
+        hidden_dim: ``D``. num_layers: number of blocks.
+        max_sequence_length: the longest ``N`` accepted (and the positional tables' size).
+        wavelet: a discrete wavelet name ('haar', 'db4', 'sym6', 'coif3', ...).
+        levels: ``J``, decomposition levels of every mixer.
+        mixing_mode: coefficient map, 'pointwise' | 'channel' | 'level'
+            (:mod:`wavelearn.nn.mixing`).
+        num_classes: output size of the 'classification' / 'sequence' heads
+            ('regression': defaults to 1).
+        use_positional_encoding / positional_encoding_type: 'sinusoidal',
+            'learned', 'rotary' or 'none' (:mod:`wavelearn.nn.positional`).
+        dropout: probability of every dropout layer.
+        ffn_hidden_dim: FFN width ``H``; ``None`` means ``4 * hidden_dim``.
+        norm_eps: ``eps`` of every LayerNorm.
+        output_type: 'classification' (pool -> Linear(D, num_classes)),
+            'regression' (pool -> Linear(D, num_classes or 1)),
+            'sequence' (per token Linear(D, num_classes)),
+            'lm' (per token Linear(D, vocab_size)) or 'none' (hidden states).
+        gradient_checkpointing: blocks recompute their forward during backward.
+
+    Keyword-only extras:
+        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
+            sequence gives exactly N coefficients in all, the transform is
+            orthogonal for orthogonal wavelets (its backward is its inverse, so
+            gradients keep their norm), and every level exists for every length.
+        pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
+            'cls' (the first token); used by the classification/regression heads.
+        dtype: parameter and activation dtype, None (= 'float32') or 'float64'
+            (float64 for gradient checks).
+        seed: seeds parameter initialisation and the dropout generators.
+
+    Attributes: ``config`` (a :class:`~wavelearn.models.config.WaveletTransformerConfig`),
+    ``wavelet`` (name), ``levels``, ``mixing_mode``, ``blocks`` (list of
+    :class:`~wavelearn.nn.block.WaveletBlock`), ``embedding`` (or None),
+    ``positional``, ``final_norm``, ``head`` (or None).
+    """
+
+    config_class = WaveletTransformerConfig
+
+
+class WaveletEncoder(WaveletModel):
     """The wavelet transformer without embedding or head: ``inputs_embeds (B, N, D)`` ->
     hidden states ``(B, N, D)`` (after the final LayerNorm).
 
@@ -375,39 +346,8 @@ class WaveletEncoder(WaveletTransformer):
 
     config_class = WaveletEncoderConfig
 
-    def __init__(
-        self,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 3,
-        mixing_mode: str = "pointwise",
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        gradient_checkpointing: bool = False,
-        *,
-        mode: str = "periodization",
-        pooling: str = "mean",
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletEncoderConfig(
-            hidden_dim, num_layers, max_sequence_length, wavelet, levels, mixing_mode,
-            use_positional_encoding, positional_encoding_type, dropout, ffn_hidden_dim,
-            norm_eps, gradient_checkpointing, mode=mode, pooling=pooling, dtype=dtype,
-            seed=seed)
-        Module.__init__(self)
-        self._setup(config)
 
-    def _fixed_output_type(self) -> str:
-        return "none"
-
-
-class WaveletDecoder(WaveletTransformer):
+class WaveletDecoder(WaveletModel):
     """Causal wavelet language model: ``input_ids (B, N)`` -> next-token logits
     ``(B, N, vocab_size)``, where the logits at position ``t`` depend on tokens
     ``<= t`` only (:class:`~wavelearn.nn.mixing.CausalWaveletMixing` in every block;
@@ -417,93 +357,154 @@ class WaveletDecoder(WaveletTransformer):
     defaults to 2; no ``mode`` / ``pooling``: the causal bands are undecimated and
     have no boundary mode). Right-padded ``attention_mask`` rows are accepted; by
     causality the padding cannot change the real positions.
+
+    **Streaming** (:mod:`wavelearn.models.streaming`): ``state = init_state(B)``,
+    ``logits, state = step(ids, state)`` continue the sequence token by token (or
+    chunk by chunk) with the logits of the full forward, at a cost that does not
+    depend on the context; :meth:`generate` uses it. The state is a fixed
+    ``B * D * (F-1) * (2**levels - 1) * itemsize`` bytes per block. Positions past
+    ``max_sequence_length``: sinusoidal/rotary go on, learned raises.
     """
 
     config_class = WaveletDecoderConfig
     causal = True
 
-    def __init__(
-        self,
-        vocab_size: int,
-        hidden_dim: int = 768,
-        num_layers: int = 12,
-        max_sequence_length: int = 512,
-        wavelet: str = "db4",
-        levels: int = 2,
-        mixing_mode: str = "pointwise",
-        use_positional_encoding: bool = True,
-        positional_encoding_type: str = "sinusoidal",
-        dropout: float = 0.1,
-        ffn_hidden_dim: int | None = None,
-        norm_eps: float = 1e-12,
-        gradient_checkpointing: bool = False,
-        *,
-        dtype: Any = None,
-        seed: int = 0,
-    ) -> None:
-        config = WaveletDecoderConfig(
-            vocab_size, hidden_dim, num_layers, max_sequence_length, wavelet, levels,
-            mixing_mode, use_positional_encoding, positional_encoding_type, dropout,
-            ffn_hidden_dim, norm_eps, gradient_checkpointing, dtype=dtype, seed=seed)
-        Module.__init__(self)
-        self._setup(config)
-
-    def _fixed_output_type(self) -> str:
-        return "lm"
-
     def _make_mixing(self) -> Module:
         return CausalWaveletMixing(self.hidden_dim, self.wavelet, self.levels,
                                    self.mixing_mode, dtype=self.dtype)
 
-    def generate(self, input_ids: Any, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> Any:
-        r"""Sample ``max_new_tokens`` tokens after ``input_ids (B, N)``; returns ``(B, N + new)``.
+    # -- streaming: the decoder as a recurrent model (wavelearn.models.streaming) ---------
 
-        Each step reruns the forward pass (eval mode) on the last
-        ``max_sequence_length`` tokens and samples from
-        :math:`\mathrm{softmax}(z / T)` of the last position's logits ``z``,
-        restricted to the ``top_k`` largest when given; ``temperature=0`` picks the
-        argmax. ``seed`` seeds the sampling Generator. The train/eval mode is
-        restored afterwards.
+    def init_state(self, batch_size: int) -> DecoderState:
+        """The empty streaming state of ``batch_size`` sequences (no token yet).
+
+        Per block, one ring buffer ``(B, R_j, D)`` per level; in all
+        ``B * D * (F-1) * (2**levels - 1) * itemsize`` bytes per block, independent
+        of the context length (:mod:`wavelearn.models.streaming`).
         """
-        _check_generate_args(input_ids, max_new_tokens, temperature, top_k, self.vocab_size)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"init_state: batch_size must be an int >= 1, got {batch_size!r}")
+        return DecoderState(np.zeros(batch_size, dtype=np.int64),
+                            [block.init_state(batch_size) for block in self.blocks])
+
+    def step(self, token_ids: Any, state: DecoderState,
+             attention_mask: Any = None) -> tuple[Any, DecoderState]:
+        """Feed new tokens; return their logits and the updated state (the same object).
+
+        ``token_ids (B,)`` (one token per row) -> logits ``(B, V)``, or ``(B, n)``
+        (a prompt or a chunk of it, in one pass) -> ``(B, n, V)``. Token ``k`` of row
+        ``b`` sits at position ``state.positions[b] + k``. The logits equal those of
+        :meth:`forward` on the whole sequence at the same positions; the cost is
+        that of a forward pass over the ``n`` new tokens only, whatever came before.
+
+        ``attention_mask (B, n)``: right-padded 0/1; row ``b`` then advances by its
+        real tokens only (possibly none), and the logits at its padded places mean
+        nothing. Always inference: no dropout, and no backward through a step.
+
+        Positions past ``max_sequence_length``: go on with 'sinusoidal', 'rotary'
+        and 'none' encodings (computed on the fly); a ValueError with 'learned'
+        (its table has no row there). Positions are never shifted.
+        """
+        if not isinstance(state, DecoderState) or len(state.layers) != len(self.blocks):
+            raise TypeError("step: state must come from this model's init_state(batch_size)")
+        ref = self.final_norm.weight.data
+        check_same_backend(token_ids, ref)  # TypeError for another backend
+        single = getattr(token_ids, "ndim", None) == 1
+        ids = token_ids[:, None] if single else token_ids  # (B, n)
+        if ids.ndim != 2 or ids.shape[0] != state.batch_size or ids.shape[1] < 1:
+            raise ValueError(f"step: token_ids must be (B,) or (B, n) with B = "
+                             f"{state.batch_size} (the state's batch), got {tuple(ids.shape)}")
+        n = ids.shape[1]
+        lengths = step_lengths(attention_mask, tuple(ids.shape))
+        offsets = np.arange(n)[None, :]  # (1, n)
+        positions = state.positions[:, None] + offsets  # (B, n)
+        if lengths is not None:  # padded places get position 0: they exist in every table
+            positions = np.where(offsets < lengths[:, None], positions, 0)
+        x = self.positional.at_positions(self.embedding(ids), positions)  # (B, n, D)
+        for block, rings in zip(self.blocks, state.layers, strict=True):
+            x = block.step(x, rings, state.positions, lengths)  # (B, n, D)
+        logits = self.head(self.final_norm(x))  # (B, n, V)
+        state.positions += n if lengths is None else lengths
+        return (logits[:, 0] if single else logits), state
+
+    def generate(self, input_ids: Any, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int | None = None, seed: int | None = None,
+                 on_token: Callable[[np.ndarray], None] | None = None,
+                 exclude_ids: Sequence[int] = ()) -> Any:
+        r"""Sample ``max_new_tokens`` tokens after each prompt, streaming.
+
+        ``input_ids``: a ``(B, N)`` array (prompts of equal length) -> ``(B, N + new)``
+        on its backend; or a **list of 1-D prompts of any lengths** -> a list of
+        1-D arrays (prompt + new tokens each). The prompts are fed with
+        :meth:`step` in chunks of ``max_sequence_length`` tokens (right-padded to
+        the longest, each row advancing by its own length), then each new token
+        with one :meth:`step`: constant cost per token, whatever the context.
+
+        Sampling: :math:`\mathrm{softmax}(z / T)` of the last logits ``z``,
+        restricted to the ``top_k`` largest when given; ``temperature=0`` picks the
+        argmax; ``seed`` seeds the Generator; ids in ``exclude_ids`` are never drawn
+        (e.g. padding and unknown-token ids). ``on_token(tokens (B,))`` is called
+        with each new column of tokens as soon as it is drawn (to print a stream).
+        The whole prompt is the context (no window); positions go on past
+        ``max_sequence_length`` except with a learned table, which raises before
+        generating anything (see :meth:`step`). The train/eval mode is restored.
+        """
+        prompts, as_list = as_prompts(input_ids)
+        check_generate_args(None, max_new_tokens, temperature, top_k, self.vocab_size, seed)
+        exclude = check_exclude_ids(exclude_ids, self.vocab_size)
+        last = max(p.size for p in prompts) - 1 + max(max_new_tokens - 1, 0)
+        if not self.positional.extrapolates and last >= self.max_sequence_length:
+            raise ValueError(
+                f"generate: a learned positional table has max_sequence_length = "
+                f"{self.max_sequence_length} rows, but this call would reach position {last} "
+                f"(prompt + max_new_tokens - 1 tokens); positions are never shifted, so "
+                f"shorten the prompt or max_new_tokens")
         rng = np.random.default_rng(seed)
         was_training = self.training
         self.eval()
         try:
-            xp, ids = array_namespace(input_ids), input_ids
-            for _ in range(max_new_tokens):
-                logits = self.forward(input_ids=ids[:, -self.max_sequence_length:])
-                z = to_numpy(logits[:, -1, :]).astype(np.float64)  # (B, V)
-                nxt = backend_of(ids).asarray(_sample(z, temperature, top_k, rng)[:, None])
-                ids = xp.concat([ids, xp.astype(nxt, ids.dtype)], axis=1)  # (B, n + 1)
+            sampler = Sampler(temperature, top_k, exclude, rng)
+            new = self._stream(prompts, max_new_tokens, sampler, on_token)
         finally:
             self.train(was_training)
-        return ids
+        if as_list:
+            return [like_prompt(p, np.concatenate([to_numpy(p) if hasattr(p, "shape") else
+                                                   np.asarray(p), row]))
+                    for p, row in zip(input_ids, new, strict=True)]
+        xp = array_namespace(input_ids)
+        added = xp.astype(backend_of(input_ids).asarray(new), input_ids.dtype)
+        return xp.concat([input_ids, added], axis=1)  # (B, N + new)
 
+    def _stream(self, prompts: list[np.ndarray], max_new_tokens: int, sampler: Sampler,
+                on_token: Callable[[np.ndarray], None] | None) -> np.ndarray:
+        """Prefill, then sample and step: the new tokens ``(B, max_new_tokens)``."""
+        backend = backend_of(self.final_norm.weight.data)
+        state = self.init_state(len(prompts))
+        z = self._prefill(prompts, state, backend)  # (B, V) logits of each last prompt token
+        new = np.zeros((len(prompts), max_new_tokens), dtype=np.int64)
+        for k in range(max_new_tokens):
+            new[:, k] = sampler(z)  # (B,)
+            if on_token is not None:
+                on_token(new[:, k].copy())
+            if k + 1 < max_new_tokens:
+                logits, state = self.step(backend.asarray(new[:, k]), state)  # (B, V)
+                z = to_numpy(logits).astype(np.float64)
+        return new
 
-def _check_generate_args(input_ids: Any, max_new_tokens: Any, temperature: Any,
-                         top_k: Any, vocab_size: int) -> None:
-    if getattr(input_ids, "ndim", None) != 2 or input_ids.shape[1] < 1:
-        raise ValueError("generate: input_ids must be a (B, N) array with N >= 1")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"generate: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if not temperature >= 0:
-        raise ValueError(f"generate: temperature must be >= 0, got {temperature!r}")
-    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= vocab_size):
-        raise ValueError(f"generate: top_k must be None or an int in [1, {vocab_size}], "
-                         f"got {top_k!r}")
+    def _prefill(self, prompts: list[np.ndarray], state: DecoderState, backend: Any) -> Any:
+        """Feed the right-padded prompts in chunks of ``max_sequence_length``; return the
+        logits ``(B, V)`` (float64, NumPy) at each prompt's last token."""
+        ids, lengths = right_pad(prompts)  # (B, L), (B,)
+        chunk, z = self.max_sequence_length, np.zeros((len(prompts), self.vocab_size))
+        for start in range(0, ids.shape[1], chunk):
+            part = ids[:, start:start + chunk]  # (B, n)
+            n = part.shape[1]
+            real = np.clip(lengths - start, 0, n)  # (B,) real tokens of each row in the chunk
+            mask = (np.arange(n)[None, :] < real[:, None]).astype(np.int64)  # (B, n)
+            logits, state = self.step(backend.asarray(part), state, attention_mask=mask)
+            ends = np.flatnonzero((lengths > start) & (lengths <= start + n))  # rows ending here
+            if ends.size:
+                rows, cols = backend.asarray(ends), backend.asarray(real[ends] - 1)
+                z[ends] = to_numpy(logits[rows, cols]).astype(np.float64)  # (b, V)
+        return z
 
-
-def _sample(z: np.ndarray, temperature: float, top_k: int | None,
-            rng: np.random.Generator) -> np.ndarray:
-    """One token per row of logits ``z (B, V)``: top-k filter, softmax(z/T), inverse CDF."""
-    if top_k is not None:
-        kth = np.sort(z, axis=-1)[:, -top_k][:, None]  # (B, 1)
-        z = np.where(z < kth, -np.inf, z)
-    if temperature == 0:
-        return np.argmax(z, axis=-1).astype(np.int64)
-    z = (z - z.max(axis=-1, keepdims=True)) / temperature
-    cdf = np.cumsum(np.exp(z), axis=-1)  # (B, V), unnormalised
-    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]  # (B, 1), uniform in [0, total)
-    return np.argmax(cdf > u, axis=-1).astype(np.int64)

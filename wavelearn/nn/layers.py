@@ -216,20 +216,12 @@ class Dropout(Module):
 def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:
     """``target[idx[m]] += values[m]`` for every ``m``, *accumulating* repeated indices.
 
-    (Plain ``target[idx] += values`` would keep only one of the repeats.)
-    numpy: ``np.add.at``; torch: ``index_add_``; cupy: ``cupyx.scatter_add``.
-    Modifies and returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``.
+    (Plain ``target[idx] += values`` would keep only one of the repeats.) Each
+    backend does it its own way (:meth:`wavelearn.backend.Backend.scatter_add_rows`:
+    ``np.add.at``, ``index_add_``, ``cupyx.scatter_add``). Modifies and returns
+    ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``.
     """
-    library = backend_of(target).name
-    if library == "torch":
-        return target.index_add_(0, idx, values)
-    if library == "cupy":
-        import cupyx
-
-        cupyx.scatter_add(target, idx, values)
-        return target
-    np.add.at(target, idx, values)
-    return target
+    return backend_of(target).scatter_add_rows(target, idx, values)
 
 
 class Embedding(Module):

@@ -49,7 +49,9 @@ from wavelearn.dwt import transforms as tr
 from wavelearn.dwt.causal import (
     causal_analysis,
     causal_analysis_adjoint,
+    causal_analysis_step,
     causal_lowpass,
+    init_history,
 )
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
@@ -154,10 +156,9 @@ def _dev(x: Any) -> Any:
 
 
 def cuda_kernels(x: Any) -> Any:
-    """The CuPy backend's RawKernel module when ``x`` is a CuPy array, else None
-    (``wavelearn.backends.cupy_kernels``: fused pointwise mixing, causal bank)."""
-    backend = backend_of(x)
-    return backend.kernels if backend.name == "cupy" else None
+    """The kernels of ``x``'s backend (:attr:`wavelearn.backend.Backend.kernels`: the
+    CuPy RawKernels -- fused pointwise mixing, causal bank), or None elsewhere."""
+    return backend_of(x).kernels
 
 
 # ---------------------------------------------------------------------------
@@ -272,6 +273,33 @@ class CausalWaveletMixing(_MixingBase):
         repeats = [1] * len(bands)
         self.cache = {"bands": bands, "repeats": repeats}
         return sum(self._mix(xp, bands, repeats))  # (B, N, D)
+
+    # -- streaming: the same map, one chunk of new positions at a time ------------------
+
+    def init_state(self, batch_size: int) -> list:
+        r"""The empty streaming state of ``batch_size`` sequences: one ring buffer
+        ``(B, R_j, D)`` of past :math:`a_{j-1}` per level,
+        :math:`R_j = (F-1)\,2^{j-1}` (:func:`~wavelearn.dwt.causal.history_lengths`).
+        In all :math:`B\,D\,(F-1)(2^J-1)` numbers, whatever the context length."""
+        w = self.weight.data
+        device = None if isinstance(w, np.ndarray) else w.device
+        return init_history(array_namespace(w), batch_size, self.hidden_dim, self.lowpass,
+                            self.levels, w.dtype, device)
+
+    def step(self, u: Any, state: list, positions: np.ndarray,
+             lengths: np.ndarray | None = None) -> Any:
+        """The outputs at ``n`` new positions, ``u (B, n, D) -> (B, n, D)``: equal to
+        :meth:`forward` of the whole sequence at those positions.
+
+        ``state``: from :meth:`init_state`, after ``positions[b]`` tokens of row
+        ``b``; updated in place (see :func:`~wavelearn.dwt.causal.causal_analysis_step`,
+        ``lengths``: real new tokens per right-padded row). Keeps no cache: there
+        is no backward through a step.
+        """
+        xp = array_namespace(u, self.weight.data)
+        u = cast_to(u, self.weight.dtype)  # (B, n, D)
+        bands = causal_analysis_step(xp, u, state, positions, self.lowpass, lengths)
+        return sum(self._mix(xp, bands, [1] * len(bands)))  # (B, n, D)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)

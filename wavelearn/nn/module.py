@@ -170,6 +170,21 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and every module below it, depth first, with dotted names.
+
+        ``('', model)``, ``('blocks.0', b)``, ``('blocks.0.mixing', m)``, ...;
+        ``prefix`` is put in front of every name (``'model'``: ``'model.blocks.0'``).
+        """
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module below it (as :meth:`named_modules`, without names)."""
+        for _, module in self.named_modules():
+            yield module
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """All parameters, recursively, with dotted names (``'blocks.0.mixing.weight'``).
 

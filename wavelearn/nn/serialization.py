@@ -1,8 +1,9 @@
 """Checkpoints: one ``.npz`` file of named arrays plus a JSON metadata dict.
 
-* :func:`save` writes **atomically**: it writes a temporary file in the target's
-  directory, flushes and ``fsync``\\ s it, then ``os.replace``\\ s it over the
-  target. A crash or error mid-save leaves any previous checkpoint intact.
+* :func:`save` writes **atomically** (:func:`atomic_write`): it writes a
+  temporary file in the target's directory, flushes and ``fsync``\\ s it, then
+  ``os.replace``\\ s it over the target. A crash or error mid-save leaves any
+  previous checkpoint intact.
 * :func:`load` returns ``(state, metadata)`` with numpy arrays; pass ``state``
   to ``Module.load_state_dict``, which moves the arrays to the module's backend
   and dtype.
@@ -18,8 +19,8 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 import numpy as np
 
@@ -61,21 +62,40 @@ def save(
     """
     arrays = _to_numpy_state(module_or_state)
     arrays[METADATA_KEY] = _encode_metadata(metadata)
+    atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO], Any], binary: bool = False) -> None:
+    """Write a file through ``write(f)`` on a temporary file in its folder, then rename it.
+
+    The temporary file is flushed and ``fsync``-ed, given the permissions any
+    new file of this process gets (``0o666`` less the umask: ``mkstemp`` alone
+    makes it private), and ``os.replace``-d over ``path``. On any error it is
+    removed and an existing file at ``path`` is left untouched.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     _fsync_directory(directory)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: str) -> None:

@@ -48,6 +48,9 @@ TEST_FRACTION = 0.2
 
 SPLITS = ("train", "test")
 
+DEFAULT_VOCAB_SIZE = 20_000
+"""Word vocabulary size (special tokens included) of :class:`WordTokenizer` and the text tasks."""
+
 UCR_DATASETS = {"FordA": (500, 2), "ECG5000": (140, 5)}
 """UCR datasets :func:`load_ucr` reads: name -> (series length, number of classes)."""
 
@@ -427,7 +430,8 @@ class WordTokenizer(_Tokenizer):
 
     @classmethod
     def fit(
-        cls, texts: str | Iterable[str], vocab_size: int = 20_000, lowercase: bool = True
+        cls, texts: str | Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE,
+        lowercase: bool = True,
     ) -> WordTokenizer:
         """Vocabulary of the most frequent tokens of the training ``texts``."""
         if vocab_size < 3:

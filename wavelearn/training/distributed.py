@@ -126,6 +126,34 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     return 0
 
 
+class SingleProcess:
+    """The group of a run in one process: every collective of :class:`DataParallel` is trivial.
+
+    The trainer talks to its group the same way in both cases.
+    """
+
+    rank, world_size, is_main = 0, 1, True
+
+    def shard(self, batch: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        """The whole batch."""
+        return batch
+
+    def share(self, items: np.ndarray) -> np.ndarray:
+        """All the evaluation items."""
+        return items
+
+    def average_gradients(self, params: Sequence[Any], loss: float) -> float:
+        """Nothing to average: the loss."""
+        return loss
+
+    def sum(self, values: Sequence[float]) -> list[float]:
+        """The values themselves."""
+        return list(values)
+
+    def check_replicas(self, params: Sequence[Any]) -> None:
+        """One replica: nothing to compare."""
+
+
 class DataParallel:
     """This process's place in a ``torch.distributed`` group, and the collectives training uses.
 
@@ -175,6 +203,10 @@ class DataParallel:
         """
         return {k: v[self.rank::self.world_size] for k, v in batch.items()}
 
+    def share(self, items: np.ndarray) -> np.ndarray:
+        """This rank's evaluation items: ``rank, rank + W, ...``."""
+        return items[self.rank::self.world_size]
+
     def average_gradients(self, params: Sequence[Any], loss: float) -> float:
         r"""Replace every ``p.grad`` by its mean over the ranks; returns the mean loss.
 
@@ -207,6 +239,29 @@ class DataParallel:
         t = self.torch.tensor(list(values), dtype=self.torch.float64, device=self.device)
         self.torch.distributed.all_reduce(t)
         return t.tolist()
+
+    def join(self, params: Sequence[Any], generators: Mapping[str, np.random.Generator],
+             batch_size: int) -> None:
+        """Make a run's replica on this rank (``Trainer.distribute``).
+
+        The batch size must split evenly over the ranks; rank 0's parameters are
+        copied to every rank; ranks > 0 get their own dropout streams (every
+        Generator but ``'data'``: all ranks draw the same batches). Each step then
+        trains on this rank's shard of the global batch and averages the
+        gradients over the ranks.
+        """
+        if batch_size % self.world_size:
+            raise ValueError(f"--batch-size {batch_size} does not split evenly over "
+                             f"{self.world_size} processes; use a multiple of {self.world_size}")
+        self.broadcast_parameters(params)
+        self.decorrelate({k: g for k, g in generators.items() if k != "data"})
+
+    def check_replicas(self, params: Sequence[Any]) -> None:
+        """Data-parallel runs end with the same parameters on every rank, bit for bit."""
+        worst = self.max_replica_difference(params)
+        if worst != 0.0:
+            raise RuntimeError(f"the {self.world_size} replicas ended with different "
+                               f"parameters (max difference {worst:.3g}); this is a bug")
 
     def broadcast_parameters(self, params: Sequence[Any]) -> None:
         """Copy rank 0's parameters to every rank (as DistributedDataParallel does)."""

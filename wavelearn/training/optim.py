@@ -7,7 +7,9 @@ The update rules match ``torch.optim`` step for step (tests compare them to
 new array, so they work the same on numpy, cupy and torch.
 
 There are no parameter groups: to exempt biases and norms from weight decay,
-build two optimizers (one with ``weight_decay=0``) over the two lists.
+build two optimizers (one with ``weight_decay=0``) over the two lists, and let
+one :class:`WarmupCosineSchedule` drive both (it sets the learning rate of every
+optimizer it is given).
 
 ``state_dict()`` is a flat ``{str: array}`` dict (``'lr'``, ``'step.3'``,
 ``'exp_avg.3'``, ...) that :func:`wavelearn.nn.serialization.save` can write, so
@@ -17,7 +19,7 @@ training can be resumed exactly.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -196,6 +198,15 @@ class SGD(Optimizer):
         p.data = p.data - self.lr * d
 
 
+def decoupled_adamw(params: Sequence[Parameter], decayed: Iterable[Parameter], lr: float,
+                    weight_decay: float) -> tuple[AdamW, AdamW]:
+    """Two AdamW over ``params``: with ``weight_decay`` on the ``decayed`` ones, without on
+    the rest (biases, norms, embeddings); drive both with one :class:`WarmupCosineSchedule`."""
+    chosen = {id(p) for p in decayed}
+    return (AdamW([p for p in params if id(p) in chosen], lr=lr, weight_decay=weight_decay),
+            AdamW([p for p in params if id(p) not in chosen], lr=lr, weight_decay=0.0))
+
+
 def clip_grad_norm(params: Module | Iterable[Parameter], max_norm: float) -> float:
     r"""Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
@@ -230,21 +241,28 @@ class WarmupCosineSchedule:
 
     :math:`\eta_0` is ``optimizer.lr`` when the schedule is built. The schedule
     sets ``optimizer.lr = get_lr()`` at construction and after each ``step()``;
-    call ``schedule.step()`` once after each ``optimizer.step()``.
+    call ``schedule.step()`` once after each ``optimizer.step()``. Given a list
+    of optimizers (e.g. one with weight decay and one without, all built with
+    the same ``lr``), it sets the learning rate of each of them.
     """
 
     def __init__(
-        self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0
+        self, optimizer: Optimizer | Sequence[Optimizer], warmup_steps: int, total_steps: int,
+        min_lr_ratio: float = 0.0
     ) -> None:
         if not 0 <= warmup_steps <= total_steps or total_steps <= 0:
             raise ValueError(f"WarmupCosineSchedule: need 0 <= warmup_steps <= total_steps and "
                              f"total_steps > 0, got {warmup_steps}, {total_steps}")
-        self.optimizer = optimizer
-        self.base_lr = optimizer.lr
+        self.optimizers = [optimizer] if isinstance(optimizer, Optimizer) else list(optimizer)
+        if not self.optimizers or len({o.lr for o in self.optimizers}) != 1:
+            raise ValueError("WarmupCosineSchedule: give one optimizer or several with the same "
+                             f"lr, got lr {[o.lr for o in self.optimizers]}")
+        self.optimizer = self.optimizers[0]
+        self.base_lr = self.optimizer.lr
         self.warmup_steps, self.total_steps = warmup_steps, total_steps
         self.min_lr_ratio = min_lr_ratio
         self.step_count = 0
-        optimizer.lr = self.get_lr()
+        self._apply()
 
     def get_lr(self, step: int | None = None) -> float:
         """The learning rate after ``step`` steps (default: the current count)."""
@@ -255,9 +273,14 @@ class WarmupCosineSchedule:
         cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
         return self.base_lr * (self.min_lr_ratio + (1.0 - self.min_lr_ratio) * cosine)
 
+    def _apply(self) -> None:
+        """Set every optimizer's ``lr`` to :meth:`get_lr`."""
+        for optimizer in self.optimizers:
+            optimizer.lr = self.get_lr()
+
     def step(self) -> None:
         self.step_count += 1
-        self.optimizer.lr = self.get_lr()
+        self._apply()
 
     def state_dict(self) -> dict[str, Any]:
         return {"step_count": np.asarray(self.step_count, dtype=np.int64),
@@ -266,4 +289,4 @@ class WarmupCosineSchedule:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.step_count = int(state["step_count"])
         self.base_lr = float(state["base_lr"])
-        self.optimizer.lr = self.get_lr()
+        self._apply()

@@ -190,7 +190,7 @@ inline T* dynamic_smem() {
 #define WL_EMU_REGISTER(...) \
     static ::wl_emu::Registrar WL_EMU_CAT(wl_emu_reg_, __COUNTER__)(#__VA_ARGS__, &__VA_ARGS__);
 
-// ---- the C interface used by tests/cuda_harness/emu.py -----------------------
+// ---- the C interface used by tests/backends/cuda_harness/emu.py -----------------------
 // (Defined, not just declared, here: the header is included by exactly one
 // translation unit, the shim that emu.py generates.)
 extern "C" {

@@ -37,7 +37,7 @@ def small_config(config_cls, **kw):
 
 @pytest.mark.parametrize("model_cls, config_cls", PAIRS)
 def test_fields_are_exactly_the_constructor_arguments(model_cls, config_cls) -> None:
-    params = inspect.signature(model_cls.__init__).parameters
+    params = inspect.signature(model_cls).parameters
     args = {k: p.default for k, p in params.items() if k != "self"}
     fields = {f.name: f.default for f in dataclasses.fields(config_cls)}
     assert list(fields) == list(args)
@@ -45,6 +45,11 @@ def test_fields_are_exactly_the_constructor_arguments(model_cls, config_cls) -> 
         if default is not inspect.Parameter.empty:
             assert fields[name] == default, name
     assert list(fields)[-2:] == ["dtype", "seed"]
+    # spectrans' arguments are positional; wavelearn's extras are keyword-only
+    keyword_only = [k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert keyword_only == [k for k in ("mode", "pooling", "dtype", "seed") if k in fields]
+    with pytest.raises(TypeError, match="positional"):
+        model_cls(*[fields[k] for k in fields])  # an extra given by position is refused
 
 
 def test_decoder_has_no_mode_or_pooling_and_needs_vocab_size() -> None:
