@@ -220,7 +220,7 @@ def _scale(inputs, filters, levels: int, smooth: bool = False) -> float:
                for c in inputs if np.size(c)), default=0.0)
     gain = max((float(np.sum(np.abs(f))) for f in filters), default=1.0) if filters else 1.0
     if smooth:
-        big *= 2 * max((np.size(f) for f in filters), default=1) + 1
+        big *= 2 * max((np.size(f) for f in filters or ()), default=1) + 1
     return max(1.0, big * max(gain, 1.0) ** max(levels, 1))
 
 
