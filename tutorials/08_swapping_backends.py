@@ -524,14 +524,14 @@ print(f"B = {len(batch_y)} examples in {W} shards of {len(batch_y) // W}: max |a
 # The next cell runs the command line twice on the same small FordA problem
 # (3 steps, float32): once in one process, once with `--nproc 2`, each into a
 # temporary folder, then reads both checkpoints with
-# `wavelearn.training.trainer.read_checkpoint` and compares the trained parameters.
+# `wavelearn.training.checkpoints.read_checkpoint` and compares the trained parameters.
 # A small config file sets dropout to 0, so that both runs see exactly the
 # same computation and differ only in the order of floating-point sums (a
 # single-process run draws dropout masks for the whole batch, each rank of a
 # parallel run for its own shard).
 
 # %%
-from wavelearn.training.trainer import read_checkpoint
+from wavelearn.training.checkpoints import read_checkpoint
 
 help_text = subprocess.run([sys.executable, "-m", "wavelearn", "train", "--help"],
                            capture_output=True, text=True, check=True).stdout
