@@ -5,8 +5,7 @@
   filter-and-downsample, upsample-and-filter), each with its exact adjoint;
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints;
-* :mod:`.causal` -- the causal *à trous* bank of the decoder, its adjoint, and its
-  streaming form (ring buffers of fixed size, :func:`causal_analysis_step`).
+* :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
 """
 
 from wavelearn.dwt import causal, transforms
