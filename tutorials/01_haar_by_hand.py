@@ -70,13 +70,26 @@ print("rebuilt equals x:", np.array_equal(back, x))
 # H = \frac{1}{\sqrt 2}\begin{pmatrix} 1 & 1 \\ 1 & -1 \end{pmatrix}.
 # $$
 #
-# The rows of $H$ are orthonormal, so $H^\top H = I$: $H$ is a rotation
-# followed by a reflection. It preserves length, $a_k^2 + d_k^2 = x_{2k}^2 +
-# x_{2k+1}^2$, and its inverse is its transpose (here $H^\top = H$, so $H$ is
-# its own inverse).
+# The rows of $H$ are orthonormal, so $H^\top H = I$: $H$ is orthogonal. It
+# preserves length, $a_k^2 + d_k^2 = x_{2k}^2 + x_{2k+1}^2$, and its inverse
+# is its transpose. Here $H^\top = H$, so $H$ is its own inverse, $H^2 = I$.
+#
+# Which orthogonal map is it? A $2 \times 2$ orthogonal matrix is either a
+# rotation ($\det = +1$) or a reflection ($\det = -1$). $H$ is symmetric with
+# eigenvalues $+1$ and $-1$, so it is a single **reflection**,
+# $H = I - 2 v v^\top$: it keeps the line at angle $\pi/8 = 22.5°$ fixed and
+# flips the direction $v$ perpendicular to it. The cell checks all of it.
 
 # %%
 H = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)
+eigenvalues, eigenvectors = np.linalg.eigh(H)  # ascending: -1, then +1
+v, mirror = eigenvectors[:, 0], eigenvectors[:, 1]
+print("eigenvalues of H:", eigenvalues, " det H =", round(np.linalg.det(H), 12))
+print("max |H - (I - 2 v v^T)| =", np.abs(H - (np.eye(2) - 2 * np.outer(v, v))).max())
+print(f"the fixed line (eigenvalue +1) points at {np.degrees(np.arctan(mirror[1] / mirror[0])):.1f}"
+      " degrees; max |H H - I| =", np.abs(H @ H - np.eye(2)).max())
+
+# %%
 print("H^T H =\n", H.T @ H)
 print("det H =", np.linalg.det(H))
 
@@ -144,6 +157,23 @@ print("by hand vs PyWavelets: ", np.abs(a - pA).max(), np.abs(d - pD).max())
 worst = max(np.abs(np.concatenate(wl.dwt(x, "haar", mode=m)) - np.concatenate([a, d])).max()
             for m in wl.MODES)
 print(f"largest difference over all {len(wl.MODES)} modes: {worst:.1e}")
+
+# %% [markdown]
+# `dec_hi` prints as $(-1, 1)/\sqrt2$, the reverse of the row $(1, -1)/\sqrt2$
+# of $H$. Nothing is wrong: a DWT *convolves* with its filters, and a
+# convolution flips the filter before sliding it over the signal,
+# $(x * g)[n] = \sum_m g[m]\, x[n - m]$. At $n = 2k + 1$ this is
+# $g[0]\, x_{2k+1} + g[1]\, x_{2k} = (x_{2k} - x_{2k+1})/\sqrt2 = d_k$: tap
+# $g[0]$ meets the *later* sample. So the filter is the row of the matrix
+# read backwards, and keeping the odd outputs of the full convolution gives
+# exactly our $d$ (and $a$ from `dec_lo`, which is its own reverse).
+
+# %%
+full_hi = np.convolve(x, haar.dec_hi)  # (x * g)[n] for n = 0 .. N
+full_lo = np.convolve(x, haar.dec_lo)
+print("row of H for d:", H[1], " dec_hi reversed:", haar.dec_hi[::-1])
+print("max |(x * dec_hi)[1::2] - d| =", np.abs(full_hi[1::2] - d).max())
+print("max |(x * dec_lo)[1::2] - a| =", np.abs(full_lo[1::2] - a).max())
 
 # %% [markdown]
 # ## Perfect reconstruction

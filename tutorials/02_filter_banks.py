@@ -85,10 +85,10 @@ plt.show()
 # $$
 #
 # The second term is *aliasing* (the signal with every other sample
-# negated). Perfect reconstruction, $\hat x[n] = x[n - \ell]$, holds exactly when
+# negated). Perfect reconstruction, $\hat x[n] = x[n - \Delta]$, holds exactly when
 #
 # $$
-# \tilde H(z) H(z) + \tilde G(z) G(z) = 2 z^{-\ell}
+# \tilde H(z) H(z) + \tilde G(z) G(z) = 2 z^{-\Delta}
 # \quad\text{(no distortion)}, \qquad
 # \tilde H(z) H(-z) + \tilde G(z) G(-z) = 0
 # \quad\text{(no aliasing)}.
@@ -114,7 +114,7 @@ def pr_errors(name):
 
 
 names = ["haar", "db2", "db4", "db8", "sym6", "coif3", "bior2.2", "bior4.4"]
-rows = ["| wavelet | F | delay $\\ell$ | max distortion error | max alias | orthogonal |",
+rows = ["| wavelet | F | delay $\\Delta$ | max distortion error | max alias | orthogonal |",
         "|---|---|---|---|---|---|"]
 for name in names:
     w, delay, dist, alias = pr_errors(name)
@@ -122,7 +122,7 @@ for name in names:
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Both conditions hold to rounding error, with delay $\ell = F - 1$. (The
+# Both conditions hold to rounding error, with delay $\Delta = F - 1$. (The
 # larger of the tiny errors come from the finite number of digits with which
 # some filters are tabulated.)
 #
@@ -217,9 +217,13 @@ for N in range(1, 7):
 # *boundary mode* invents them differently: zeros, the edge value repeated,
 # a mirror image (about the half-sample, `symmetric`, or about the edge
 # sample, `reflect`), periodic repetition, a linear extrapolation (`smooth`),
-# or sign-flipped mirrors (`antisymmetric`, `antireflect`). `periodization`
-# repeats the signal periodically too, but keeps only as many coefficients
-# as needed to reconstruct (see the lengths below).
+# a sign-flipped mirror (`antisymmetric`: $-x$ mirrored about the
+# half-sample, so the extension starts at $-x_0$), or a point reflection
+# through the edge sample (`antireflect`: $2 x_0 - x_k$ before the start,
+# $2 x_{N-1} - x_{N-1-k}$ after the end, which continues the slope instead of
+# flipping the sign). `periodization` repeats the signal periodically too,
+# but keeps only as many coefficients as needed to reconstruct (see the
+# lengths below).
 #
 # The picture shows each extension of an 8-sample signal; wavelearn's
 # extension (`wavelearn.filterbank.extend`, written as small matrices) is
@@ -240,6 +244,18 @@ for ax, mode in zip(axes.ravel(), wl.MODES, strict=True):
     ax.axvspan(-0.5, x8.size - 0.5, color="0.9")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The two "anti" modes are easy to confuse, so here are their first three
+# invented samples before $x_0$ next to the formulas: `antisymmetric` gives
+# $-x_0, -x_1, -x_2$ (a mirror with the sign flipped), `antireflect` gives
+# $2x_0 - x_1, 2x_0 - x_2, 2x_0 - x_3$ (a mirror through the point $(0, x_0)$).
+
+# %%
+for mode, formula in [("antisymmetric", -x8[:3]), ("antireflect", 2 * x8[0] - x8[1:4])]:
+    before = filterbank.extend(np, x8[None, :, None], 3, 0, mode)[0, :3, 0][::-1]
+    print(f"{mode:13s} x_-1, x_-2, x_-3 = {before}, formula {formula}, "
+          f"max difference {np.abs(before - formula).max():.0e}")
 
 # %% [markdown]
 # The mode changes only the coefficients whose filter reaches past an edge.
@@ -270,8 +286,21 @@ print(f"  periodization: {d.size} details, non-zero ones at {big.tolist()} (larg
 # %% [markdown]
 # Zero padding and periodic wrap-around create jumps, and the details see
 # them; `smooth` and `antireflect` continue the slope and do best here.
-# `periodization` sees the jump of the periodic wrap-around, in the
-# coefficients whose filters straddle it.
+# The worst mode is `antisymmetric` (largest edge detail 3.7 where zero
+# padding gives 1.9): its sign flip jumps from $x_{N-1} \approx 3.9$ to
+# $-x_{N-1}$, a jump of $2 |x_{N-1}|$, twice the jump to zero of zero
+# padding. The cell below measures the jump between the last sample and the
+# first invented one at each end. `periodization` sees the jump of the
+# periodic wrap-around, in the coefficients whose filters straddle it.
+
+# %%
+ends = {}
+for m in padded_modes:
+    padded = filterbank.extend(np, quad[None, :, None], 1, 1, m)[0, :, 0]  # one sample each side
+    ends[m] = (abs(padded[1] - padded[0]), abs(padded[-1] - padded[-2]))
+    print(f"  {m:14s} jump at the start {ends[m][0]:.3f}, at the end {ends[m][1]:.3f}")
+print("largest jump:", max(ends, key=lambda m: max(ends[m])),
+      f"(x_0 = {quad[0]:.3f}, x_N-1 = {quad[-1]:.3f})")
 #
 # ## How many coefficients?
 #

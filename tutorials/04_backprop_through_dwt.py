@@ -72,11 +72,47 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The rows of the matrix are shifted copies of the filters, two samples apart
-# per coefficient (four at the second level). In `periodization` mode the
-# rows at the ends of each band wrap around to the other end of the signal;
-# in `symmetric` mode they fold back onto the first or last samples, and
-# there are more rows than samples.
+# At the first level (the bottom band, $c_{D_1}$) the rows of the matrix are
+# shifted copies of the high-pass filter $g$, reversed (a convolution flips
+# the filter, tutorial 1), two samples apart. Deeper rows are **not** copies
+# of $h$ or $g$: level 2 filters the level-1 approximation, so its rows are
+# *iterated* filters. Substituting $c_{A_1}[m] = \sum_n h[n]\,x[2m + s - n]$
+# into $c_{D_2}[k] = \sum_m g[m]\, c_{A_1}[2k + s - m]$ gives one filter of
+# the input with taps
+#
+# $$ g^{(2)}[p] = \sum_{2m + n = p} g[m]\, h[n], \qquad
+#    \text{i.e. } g^{(2)} = (g \uparrow 2) * h, $$
+#
+# ($g \uparrow 2$: $g$ with a zero between its taps; likewise
+# $h^{(2)} = (h \uparrow 2) * h$ for $c_{A_2}$), $3F - 2$ taps long and
+# shifted by four samples per coefficient; level $j$ has $(2^j - 1)(F - 1) + 1$
+# taps and a shift of $2^j$. In `periodization` mode the rows at the ends of
+# each band wrap around to the other end of the signal; in `symmetric` mode
+# they fold back onto the first or last samples, and there are more rows than
+# samples. The cell compares an interior row of each band with these filters.
+
+# %%
+w = wl.Wavelet(wavelet)
+h, g = w.dec_lo, w.dec_hi
+
+
+def upsample(f):
+    """f with a zero between its taps (f up 2)."""
+    up = np.zeros(2 * f.size - 1)
+    up[::2] = f
+    return up
+
+
+expected = {"cD1": g, "cD2": np.convolve(upsample(g), h), "cA2": np.convolve(upsample(h), h)}
+starts = np.cumsum([0] + lengths_per)
+for name, band in [("cA2", 0), ("cD2", 1), ("cD1", 2)]:
+    rows = A_per[starts[band]:starts[band + 1]]
+    row = rows[rows.shape[0] // 2]  # an interior row: no wrap-around
+    support = np.flatnonzero(np.abs(row) > 1e-12)
+    taps = row[support[0]:support[-1] + 1][::-1]  # read backwards: the filter
+    shift = np.flatnonzero(np.abs(rows[rows.shape[0] // 2 + 1]) > 1e-12)[0] - support[0]
+    print(f"{name}: {taps.size:2d} taps, rows {shift} samples apart, "
+          f"max |row reversed - filter| = {np.abs(taps - expected[name]).max():.1e}")
 #
 # ## Gradients are transposes
 #

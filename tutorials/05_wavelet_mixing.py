@@ -43,8 +43,14 @@ np.set_printoptions(precision=3, suppress=True)
 # ## Three coefficient maps
 #
 # With $J$ levels there are $K = J + 1$ bands $c_0 = c_{A_J}, c_1 = c_{D_J},
-# \dots, c_J = c_{D_1}$, each of shape $(B, n_k, D)$. The map $f_\theta$ is
-# one of
+# \dots, c_J = c_{D_1}$, each of shape $(B, n_k, D)$. Band $k$ comes from
+# decomposition level
+#
+# $$ \ell_k = J \ \ (k = 0,\ c_{A_J}), \qquad \ell_k = J + 1 - k \ \ (k \ge 1,\ c_{D_{J+1-k}}), $$
+#
+# so it has $n_k \approx N / 2^{\ell_k}$ coefficients, each summarising
+# $2^{\ell_k}$ positions of the sequence. ($\ell_k$ is a level; the filter
+# delay of tutorial 2 is called $\Delta$.) The map $f_\theta$ is one of
 #
 # * `'pointwise'`: $\tilde c_k = c_k \odot w_k$, weight $(K, D)$: one gain per
 #   band and channel, the same at every position.
@@ -56,11 +62,19 @@ np.set_printoptions(precision=3, suppress=True)
 #   positions it covers and $P_j$ averages them back.
 #
 # Every mode starts as the identity map, so a new layer returns its input
-# unchanged (up to rounding): perfect reconstruction.
+# unchanged (up to rounding): perfect reconstruction. We take $D = 6$
+# channels and $J = 3$ levels, so $K = 4 \ne D$ and each weight shape shows
+# which axis is the band and which the channel.
 
 # %%
-B, N, D, J = 2, 64, 4, 3
+B, N, D, J = 2, 64, 6, 3
 x = np.random.default_rng(0).standard_normal((B, N, D))
+bands = wl.wavedec(x, "db4", "periodization", level=J, axis=1)
+names = [f"cA{J}"] + [f"cD{j}" for j in range(J, 0, -1)]
+for k, (name, c) in enumerate(zip(names, bands, strict=True)):
+    ell = J if k == 0 else J + 1 - k
+    print(f"band k={k} ({name}): level l_k = {ell}, shape (B, n_k, D) = {c.shape}, "
+          f"N / 2^l_k = {N / 2**ell:g}")
 for mixing_mode in ["pointwise", "channel", "level"]:
     layer = WaveletMixing(D, "db4", levels=J, mixing_mode=mixing_mode, dtype=np.float64)
     print(f"{mixing_mode:9s} weight {layer.weight.shape}, {layer.num_parameters():3d} parameters, "
@@ -84,13 +98,32 @@ for mixing_mode in ["pointwise", "channel", "level"]:
 # $$
 #
 # $\mathcal S^\top$ is `waverec_adjoint`, $\mathcal A^\top$ is
-# `wavedec_adjoint`. The layer's default boundary mode is `periodization`
-# (exactly $N$ coefficients, orthogonal for orthogonal wavelets). We use an
-# odd length, so the last synthesis produces one sample too many and is
-# cropped (`length=N`).
+# `wavedec_adjoint`. The layer's default boundary mode is `periodization`.
+# It gives exactly $N$ coefficients and an orthogonal transform (for an
+# orthogonal wavelet) **only when $2^J$ divides $N$**. A level whose input has
+# odd length first repeats its last sample to make it even, so the bands
+# hold more than $N$ coefficients, and the transform is not orthogonal any
+# more: $A^\top A \ne I$. It is still inverted exactly by `waverec`
+# (cropped to `length=N`). The cell shows both cases with the matrix $A$ of
+# `wavedec` (built column by column, as in tutorial 4).
 
 # %%
 wavelet, mode = "db4", "periodization"
+for n in [64, 61]:
+    cols = wl.wavedec(np.eye(n), wavelet, mode, level=J, axis=-1)  # row i: wavedec(e_i)
+    A = np.concatenate(cols, axis=-1).T  # (coefficients, n)
+    R = wl.waverec(np.split(np.eye(A.shape[0]), np.cumsum([c.shape[-1] for c in cols])[:-1],
+                            axis=-1), wavelet, mode, axis=-1, length=n).T  # (n, coefficients)
+    print(f"N = {n}: bands {[c.shape[-1] for c in cols]} = {A.shape[0]} coefficients, "
+          f"max |A^T A - I| = {np.abs(A.T @ A - np.eye(n)).max():.2f}, "
+          f"max |waverec(A x) - x| over all x = {np.abs(R @ A - np.eye(n)).max():.1e}")
+
+# %% [markdown]
+# The hand-written backward pass never uses the inverse: it uses the
+# adjoints, which are exact for every length. We test it on the awkward odd
+# length $N = 61$ on purpose.
+
+# %%
 
 
 def pointwise_forward(x, w):
@@ -233,7 +266,8 @@ plt.show()
 #
 # A decoder predicts token $t + 1$ from tokens $\le t$, so its mixer must
 # not read the future. The decimated DWT cannot promise that (boundary
-# extensions and synthesis filters reach forward in time). `CausalWaveletMixing`
+# extensions and synthesis filters reach forward in time, and so does
+# decimation itself: tutorial 7 measures each). `CausalWaveletMixing`
 # uses an undecimated (*à trous*) causal decomposition instead: with the
 # low-pass $\bar h = h / \sum h$,
 #
