@@ -20,6 +20,15 @@
 # Here we build it from averages and differences, turn it into a small
 # orthogonal matrix, and check that what we built is exactly what
 # `wavelearn.dwt` and PyWavelets compute.
+#
+# **Prerequisites:** matrices, the transpose, orthogonal matrices; NumPy
+# arrays and slicing. No wavelets. Symbols are listed on the
+# [notation page](notation.md), the books on the [references page](references.md).
+#
+# **After this notebook you can** compute one Haar level by hand and as a
+# matrix, explain why it is orthogonal (a reflection) and how to invert it,
+# relate a library's filter `dec_hi` to the rows of that matrix, and read the
+# band order of a multilevel decomposition.
 
 # %%
 import matplotlib.pyplot as plt
@@ -254,3 +263,53 @@ plt.show()
 # one sample and the picture changes: the decimated DWT is not
 # shift-invariant, in Haar's case and for every filter bank of the next
 # tutorials.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. One Haar step.** Return $(a, d)$ for an even-length `x`, with
+# $a_k = (x_{2k} + x_{2k+1})/\sqrt2$ and $d_k = (x_{2k} - x_{2k+1})/\sqrt2$.
+
+# %%
+def haar_step(x):
+    """(a, d) of one orthonormal Haar level of an even-length 1-D array x."""
+    raise NotImplementedError  # your code here
+
+
+check("01.1", haar_step)
+
+# %% [markdown]
+# **2. Its inverse.** Given $(a, d)$, return $x$: interleave
+# $(a_k + d_k)/\sqrt2$ and $(a_k - d_k)/\sqrt2$.
+
+# %%
+def haar_inverse(a, d):
+    """x with haar_step(x) == (a, d)."""
+    raise NotImplementedError  # your code here
+
+
+check("01.2", haar_inverse)
+
+# %% [markdown]
+# **3. The matrix.** Return the $n \times n$ matrix $W$ of one Haar level,
+# averages in the first $n/2$ rows, so that `W @ x` equals
+# `np.concatenate([a, d])`.
+
+# %%
+def haar_matrix(n):
+    """W (n, n): W @ x == concatenate(haar_step(x))."""
+    raise NotImplementedError  # your code here
+
+
+check("01.3", haar_matrix)

@@ -19,6 +19,13 @@
 # split them into wavelet bands, look at the bands as a scalogram, remove
 # added noise by thresholding the details, and measure how the energy of
 # normal and abnormal beats spreads over the bands.
+#
+# **Prerequisites:** tutorials 1 and 2; mean, standard deviation and median.
+#
+# **After this notebook you can** decompose a real signal into bands and
+# read its scalogram, say when the noise in the bands is white, denoise by
+# soft thresholding with Donoho and Johnstone's universal threshold, and
+# describe a signal by its energy per band.
 
 # %%
 import os
@@ -186,7 +193,8 @@ for m in [int(np.argmin(norms2)), int(np.argmax(norms2))]:
 #
 # $$ \eta_\tau(c) = \operatorname{sign}(c)\, \max(|c| - \tau, 0). $$
 #
-# Donoho and Johnstone's choice is $\tau = \hat\sigma \sqrt{2 \ln N}$, with
+# [Donoho and Johnstone (1994)](references.md#donoho-and-johnstone-1994)'s choice
+# (*VisuShrink*) is $\tau = \hat\sigma \sqrt{2 \ln N}$, with
 # the noise level estimated from the finest details, which are mostly noise:
 # $\hat\sigma = \operatorname{median}(|c_{D_1}|) / 0.6745$ (the median of
 # $|z|$ for $z \sim \mathcal N(0, 1)$ is $0.6745$). We write $\eta_\tau$ in
@@ -283,3 +291,39 @@ ax.set_xticks(np.arange(J + 1) + 0.4 - width / 2, names)
 ax.set(ylabel="mean energy fraction", title="where the energy of a heartbeat lies, per class")
 ax.legend(fontsize=8)
 plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. Soft thresholding.** $\eta_\tau(c) = \operatorname{sign}(c)\,
+# \max(|c| - \tau, 0)$, elementwise.
+
+# %%
+def soft_threshold(c, tau):
+    raise NotImplementedError  # your code here
+
+
+check("03.1", soft_threshold)
+
+# %% [markdown]
+# **2. The universal threshold.** Donoho and Johnstone's
+# $\tau = \hat\sigma\sqrt{2 \ln n}$ with $\hat\sigma = \operatorname{median}(|c_{D_1}|)
+# / 0.6745$, for the finest details `cD1` of a signal of length `n`.
+
+# %%
+def universal_threshold(cD1, n):
+    raise NotImplementedError  # your code here
+
+
+check("03.2", universal_threshold)

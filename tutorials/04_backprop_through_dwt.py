@@ -20,6 +20,14 @@
 # transform's matrix. This notebook builds the matrix explicitly, compares
 # its transpose with wavelearn's adjoint functions, and shows when the
 # transpose is the inverse transform and when it is not.
+#
+# **Prerequisites:** tutorials 1 and 2; the chain rule and backpropagation
+# (what $\partial L / \partial x$ of a loss means).
+#
+# **After this notebook you can** build the matrix of any linear transform
+# from unit vectors, explain why a linear layer's backward pass is its
+# transpose, tell when that transpose is the inverse transform, and verify a
+# backward pass with finite differences and with the dot-product test.
 
 # %%
 import os
@@ -290,3 +298,58 @@ for wavelet in ["haar", "db4", "sym5", "coif2", "bior3.5"]:
 print(f"{count} cases (wavelet x length x mode)")
 for name, err in worst.items():
     print(f"  {name}: worst relative |<Ax, y> - <x, A^T y>| = {err:.1e}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value, and which gradient-check direction fails.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The DWT as a matrix.** Return $A$ with
+# `A @ x == np.concatenate(wl.dwt(x, wavelet, mode))` for every `x` of length
+# `n` (one level). Column $i$ is the transform of $e_i$.
+
+# %%
+def dwt_matrix(n, wavelet, mode):
+    raise NotImplementedError  # your code here
+
+
+check("04.1", dwt_matrix)
+
+# %% [markdown]
+# **2. The adjoint of the symmetric extension.** The extension
+# $E x$ = `pywt.pad(x, p, 'symmetric')` copies samples into the padding.
+# Return $E^\top g$ for a gradient `g` of length $n + 2p$, without forming
+# $E$: the middle of $g$, plus the padding's gradient *folded back* onto the
+# samples it was copied from. (The check uses $p = n$ too, where the mirror
+# reaches the far edge.)
+
+# %%
+def symmetric_extension_adjoint(g, n, p):
+    """E^T g, where E x = pywt.pad(x, p, 'symmetric') for x of length n."""
+    raise NotImplementedError  # your code here
+
+
+check("04.2", symmetric_extension_adjoint)
+
+# %% [markdown]
+# **3. A gradient in `symmetric` mode.** For
+# $L(x) = \sum_k \langle w_k, \tanh(c_k) \rangle$ with
+# $c$ = `wl.wavedec(x, wavelet, 'symmetric', level=level)`, return
+# $\nabla_x L$. (Which of `waverec` and `wavedec_adjoint` is the backward
+# pass here?)
+
+# %%
+def tanh_loss_gradient(x, weights, wavelet, level):
+    raise NotImplementedError  # your code here
+
+
+check("04.3", tanh_loss_gradient)

@@ -28,6 +28,20 @@
 # one by hand (forward *and* backward) and check it against the layer, check
 # all gradients with finite differences, look at what the layer does to a
 # signal, and finally test the causal variant used in decoders.
+#
+# The idea of replacing attention ([Vaswani et al. 2017](references.md#vaswani-et-al-2017))
+# by a fixed linear transform with few parameters comes from FNet
+# ([Lee-Thorp et al. 2021](references.md#lee-thorp-et-al-2021)), which uses
+# a Fourier transform; wavelearn's model API follows the
+# [spectrans](references.md#spectrans) wavelet transformer.
+#
+# **Prerequisites:** tutorial 4 (adjoints); what attention does in a
+# transformer, roughly: it mixes information across positions.
+#
+# **After this notebook you can** write the wavelet mixing layer's forward and
+# backward passes, name its three coefficient maps and their weight shapes,
+# gradient-check any layer against central differences, and read a layer's
+# band gains as a filter.
 
 # %%
 import matplotlib.pyplot as plt
@@ -352,3 +366,44 @@ for name in ["haar", "db2", "db4"]:
     delay = np.sum(np.arange(hbar.size) * hbar)
     print(f"{name}: hbar = {np.round(hbar, 3)}, delay of one level {delay:.2f} samples, "
           f"of a_2 (two levels) {delay * (1 + 2):.2f} samples")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value, and which gradient-check direction fails.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The backward pass of `channel` mixing.** Forward:
+# $\tilde c_k = c_k W_k$ for bands $c_k$ of shape $(B, n_k, D)$ and
+# $W$ of shape $(K, D, D)$. Given the output gradients `dout` (a list),
+# return `(dbands, dW)`. The check compares entries and runs gradient checks
+# along random directions.
+
+# %%
+def channel_backward(bands, W, dout):
+    raise NotImplementedError  # your code here
+
+
+check("05.1", channel_backward)
+
+# %% [markdown]
+# **2. The backward pass of `level` mixing.** Forward, with
+# $r_k = 2^{\ell_k}$ (`repeats`): $u_k = R_k c_k$ (repeat each coefficient
+# $r_k$ times along the sequence, zero-fill to the longest band's grid),
+# $S_j = \sum_k M_{jk} \odot u_k$, $\tilde c_j = R_j^\top S_j / r_j$, with
+# $M$ of shape $(K, K, D)$. Return `(dbands, dM)`.
+
+# %%
+def level_backward(bands, M, repeats, dout):
+    raise NotImplementedError  # your code here
+
+
+check("05.2", level_backward)

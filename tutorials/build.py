@@ -35,13 +35,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_GLOB = "[0-9][0-9]_*.py"
-"""Tutorial sources: a two-digit number, an underscore, a name (``build.py`` is not one)."""
+SOURCE_GLOBS = ("[0-9][0-9]_*.py", "[0-9][0-9][a-z]_*.py")
+"""Tutorial sources: a two-digit number, optionally one letter (``05b``: a notebook inserted
+between 05 and 06), an underscore, a name (``build.py`` and ``solutions.py`` are not ones)."""
 
 
 def sources() -> list[Path]:
-    """Every tutorial source in ``tutorials/``, in order."""
-    return sorted(HERE.glob(SOURCE_GLOB))
+    """Every tutorial source in ``tutorials/``, in order (``05_...`` before ``05b_...``)."""
+    return sorted(path for pattern in SOURCE_GLOBS for path in HERE.glob(pattern))
 
 
 @contextlib.contextmanager
