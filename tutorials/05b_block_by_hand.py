@@ -54,15 +54,19 @@ np.set_printoptions(precision=4, suppress=True)
 #
 # $$
 # \begin{aligned}
-# x &= E[\text{ids}] + P & (B, N, D)&\quad\text{embedding + positions}\\
-# h &= x + \mathrm{Mix}(\mathrm{LN}_1(x)) & &\quad\text{mixing, then the residual}\\
-# y &= h + W_2\,\mathrm{GELU}(W_1 \mathrm{LN}_2(h) + b_1) + b_2 & &\quad\text{feed-forward (FFN), residual}\\
-# z &= \mathrm{LN}_f(y) & &\quad\text{final norm}\\
-# p_b &= \tfrac1N \textstyle\sum_t z_{bt} & (B, D)&\quad\text{mean pooling}\\
-# \text{logits} &= p\, W_h^\top + b_h & (B, C)&\quad\text{head}\\
-# L &= -\tfrac1B \textstyle\sum_b \log \mathrm{softmax}(\text{logits}_b)_{t_b} & &\quad\text{loss}
+# x &= E[\text{ids}] + P & &(B, N, D)\\
+# h &= x + \mathrm{Mix}(\mathrm{LN}_1(x)) & &(B, N, D)\\
+# y &= h + W_2\,\mathrm{GELU}(W_1 \mathrm{LN}_2(h) + b_1) + b_2 & &(B, N, D)\\
+# z &= \mathrm{LN}_f(y) & &(B, N, D)\\
+# p_b &= \tfrac1N \textstyle\sum_t z_{bt} & &(B, D)\\
+# \text{logits} &= p\, W_h^\top + b_h & &(B, C)\\
+# L &= -\tfrac1B \textstyle\sum_b \log \mathrm{softmax}(\text{logits}_b)_{t_b} & &(\text{a number})
 # \end{aligned}
 # $$
+#
+# Line by line: embedding and positions; wavelet mixing, then the residual;
+# the feed-forward network (FFN), then the residual; the final LayerNorm;
+# mean pooling; the linear head; the mean cross-entropy loss.
 #
 # *Pre-norm* means each sub-layer reads a normalised copy of the stream
 # ($\mathrm{LN}_1(x)$, $\mathrm{LN}_2(h)$) while the residual stream itself
