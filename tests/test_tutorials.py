@@ -119,7 +119,8 @@ def test_notebook_runs(notebook: Path):
     nb = jupytext.read(notebook.with_suffix(".py"), fmt="py:percent")
     nb.cells.append(nbformat.v4.new_code_cell(KERNEL_CHECK))
     env = dict(os.environ)
-    env.update(MPLBACKEND="Agg", WAVELEARN_TUTORIAL_QUICK="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    env.update(MPLBACKEND="Agg", WAVELEARN_TUTORIAL_QUICK="1", WAVELEARN_STATIC_FIGURES="1",
+               PYDEVD_DISABLE_FILE_VALIDATION="1")
     build.execute(nb, timeout=CELL_TIMEOUT, env=env)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs).split("\n")
     assert printed[:2] == [repr(sys.executable), repr(sys.prefix)], (

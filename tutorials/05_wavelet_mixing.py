@@ -44,6 +44,9 @@
 # band gains as a filter.
 
 # %%
+import importlib.util
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -52,6 +55,10 @@ from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing, causal_lowpa
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
 np.set_printoptions(precision=3, suppress=True)
+# Sliders need ipywidgets (the `tutorials` extra) and a live notebook; the build and the
+# tests set WAVELEARN_STATIC_FIGURES=1, so the stored notebook and the website show figures.
+SLIDERS = (os.environ.get("WAVELEARN_STATIC_FIGURES") != "1"
+           and importlib.util.find_spec("ipywidgets") is not None)
 
 # %% [markdown]
 # ## Three coefficient maps
@@ -267,6 +274,38 @@ axes[1].set(xlabel="frequency (cycles per sample)", ylabel="power gain", ylim=(1
 axes[1].legend(fontsize=8)
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# **Try it: band gains.** Set the five gains yourself and watch the output
+# and the measured response. In JupyterLab with the `tutorials` extra, five
+# sliders appear; elsewhere (the website, the tests) one fixed setting is
+# drawn.
+
+# %%
+def show_gains(cA4=1.0, cD4=1.0, cD3=1.0, cD2=0.5, cD1=0.0):
+    layer = WaveletMixing(1, "db4", levels=J, mixing_mode="pointwise", dtype=np.float64)
+    layer.weight.data[:, 0] = [cA4, cD4, cD3, cD2, cD1]
+    gain = np.mean(np.abs(np.fft.rfft(layer(noise)[:, :, 0], axis=1)) ** 2, axis=0) \
+        / np.mean(np.abs(np.fft.rfft(noise[:, :, 0], axis=1)) ** 2, axis=0)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3))
+    ax1.plot(signal[0, :, 0], color="0.7", label="input")
+    ax1.plot(layer(signal)[0, :, 0], label="output")
+    ax1.legend(fontsize=8)
+    ax2.semilogy(freq, gain)
+    ax2.set(xlabel="frequency (cycles per sample)", ylabel="power gain", ylim=(1e-3, 20))
+    fig.suptitle(f"gains cA4 {cA4:g}, cD4 {cD4:g}, cD3 {cD3:g}, cD2 {cD2:g}, cD1 {cD1:g}")
+    fig.tight_layout()
+    plt.show()
+
+
+if SLIDERS:
+    from ipywidgets import FloatSlider, interact
+
+    sliders = {name: FloatSlider(value=v, min=0.0, max=3.0, step=0.1)
+               for name, v in zip(names, [1.0, 1.0, 1.0, 0.5, 0.0], strict=True)}
+    interact(show_gains, **sliders)
+else:
+    show_gains()
 
 # %% [markdown]
 # Each detail band $c_{D_j}$ covers roughly the frequencies between

@@ -100,10 +100,15 @@ def execute(nb, timeout: int = 600, env: dict[str, str] | None = None):
 
 
 def notebook_env() -> dict[str, str]:
-    """The environment of a kernel that renders figures inline, at full size."""
+    """The environment of a kernel that renders figures inline, at full size.
+
+    ``WAVELEARN_STATIC_FIGURES=1``: notebooks draw fixed figures instead of
+    interactive sliders, so that the stored outputs (and the website) show them.
+    """
     env = dict(os.environ)
     for name in ("MPLBACKEND", "WAVELEARN_TUTORIAL_QUICK"):
         env.pop(name, None)
+    env["WAVELEARN_STATIC_FIGURES"] = "1"
     return env
 
 

@@ -43,15 +43,21 @@ def _closest(name: str, choices: tuple[str, ...]) -> str:
 
 
 class Wavelet:
-    """A discrete wavelet: its four filters as float64 NumPy arrays.
+    r"""A discrete wavelet: its four filters as float64 NumPy arrays.
 
     Args:
         name: a name from ``pywt.wavelist(kind='discrete')``, e.g. ``'haar'``,
             ``'db4'``, ``'sym6'``, ``'coif3'``, ``'bior2.2'``.
 
     Attributes:
-        name, dec_lo, dec_hi, rec_lo, rec_hi, dec_len (filter length ``F``),
-        orthogonal (bool), biorthogonal (bool).
+        name: the name it was made from.
+        dec_lo: the analysis low-pass filter :math:`h`, ``(F,)``.
+        dec_hi: the analysis high-pass filter :math:`g`, ``(F,)``.
+        rec_lo: the synthesis low-pass filter :math:`\tilde h`, ``(F,)``.
+        rec_hi: the synthesis high-pass filter :math:`\tilde g`, ``(F,)``.
+        dec_len: the filter length ``F``.
+        orthogonal: whether the filter bank is orthogonal (bool).
+        biorthogonal: whether it reconstructs perfectly (bool).
     """
 
     def __init__(self, name: str) -> None:
