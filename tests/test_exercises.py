@@ -234,6 +234,15 @@ def test_not_attempted_and_crashing_answers():
     assert "calling haar_step(x) with len(x) = 8 raised ValueError" in message
 
 
+def test_answers_that_change_their_inputs_in_place_are_graded_on_the_right_values():
+    def haar_step_in_place(x):
+        a, d = solutions.haar_step(x)
+        x[:] = 0.0  # must not change the grader's copy
+        return a, d
+
+    assert check("01.1", haar_step_in_place).passed
+
+
 def test_wrong_shapes_and_return_counts_are_named():
     assert "expected 2 return values, got ndarray" in check("01.1", lambda x: x).message
     message = check("02.1", lambda h: np.asarray(h)[:-1]).message

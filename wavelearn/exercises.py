@@ -97,10 +97,19 @@ def _fmt(v: Any) -> str:
     return repr(v)
 
 
+def _copy(arg: Any) -> Any:
+    """A copy of an array (or of a list of arrays), so that in-place edits stay private."""
+    if isinstance(arg, np.ndarray):
+        return arg.copy()
+    if isinstance(arg, list):
+        return [_copy(a) for a in arg]
+    return arg
+
+
 def _call(fn: Callable[..., Any], desc: str, *args: Any) -> Any:
-    """``fn(*args)``; an exception becomes a :class:`_Fail` that shows the call."""
+    """``fn(*copies of args)``; an exception becomes a :class:`_Fail` that shows the call."""
     try:
-        return fn(*args)
+        return fn(*(_copy(a) for a in args))
     except NotImplementedError:
         raise
     except Exception as e:  # the reader's code may raise anything
