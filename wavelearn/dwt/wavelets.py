@@ -89,7 +89,7 @@ def _is_continuous(name: str) -> bool:
 
 
 class Wavelet:
-    """A discrete wavelet: its four filters as read-only float64 NumPy arrays.
+    r"""A discrete wavelet: its four filters as read-only float64 NumPy arrays.
 
     Args:
         name: a name from ``pywt.wavelist(kind='discrete')``, e.g. ``'haar'``,
@@ -103,9 +103,16 @@ class Wavelet:
             length; an odd length gets a trailing zero, as in PyWavelets.
 
     Attributes:
-        name, dec_lo, dec_hi, rec_lo, rec_hi, dec_len (filter length ``F``),
-        orthogonal (bool), biorthogonal (bool); both False for a custom filter
-        bank, as in PyWavelets.
+        name: the name it was made from (lower case), or the custom label.
+        dec_lo: the analysis low-pass filter :math:`h`, ``(F,)``.
+        dec_hi: the analysis high-pass filter :math:`g`, ``(F,)``.
+        rec_lo: the synthesis low-pass filter :math:`\tilde h`, ``(F,)``.
+        rec_hi: the synthesis high-pass filter :math:`\tilde g`, ``(F,)``.
+        dec_len: the filter length ``F``.
+        orthogonal: whether the filter bank is orthogonal (bool; False for a custom
+            filter bank, as in PyWavelets).
+        biorthogonal: whether it reconstructs perfectly (bool; False for a custom
+            filter bank, as in PyWavelets).
 
     Two wavelets are equal (and hash alike) when their names and filters are:
     cached helpers keyed by a wavelet never confuse two custom filter banks.
