@@ -851,7 +851,7 @@ _CATALOGUE: list[tuple[str, str, str, str, Callable]] = [
      "s[t] = sum_i h[i] x[t - i * dilation], with x[t] = 0 for t < 0; 1-D.",
      _grade_causal_filter),
     ("08.1", "a process's shard of the batch", "shard(batch, rank, world) -> array",
-     "The examples of process `rank` out of `world`, as wavelearn.training.distributed splits a batch.",
+     "The examples of process `rank` out of `world`, as data-parallel training splits a batch.",
      _grade_shard),
     ("08.2", "data-parallel gradients",
      "data_parallel_gradient(grad_fn, X, y, world) -> gradient",
