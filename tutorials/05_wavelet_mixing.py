@@ -51,7 +51,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import wavelearn as wl
-from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing, causal_lowpass
+from wavelearn.dwt import causal_lowpass
+from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
 np.set_printoptions(precision=3, suppress=True)
