@@ -132,18 +132,33 @@ def extension_matrices(n: int, left: int, right: int, mode: str) -> tuple:
     padding ``M_r @ x[cols_r]``. Only columns actually read are kept, so for
     long signals both matrices are tiny. Built once per ``(n, left, right,
     mode)`` in float64 by applying the rules of :func:`_left_extension` to
-    (columns of) the identity; the right side mirrors the left one.
+    the identity; the right side mirrors the left one.
+
+    A pad of ``p`` samples reads only samples less than ``p + 1`` away from
+    an end, and (periodization) the parity of ``n``. So for a long signal we
+    apply the rules to a *short* one with the same ends and the same parity,
+    ``x[cols]``: the first and last ``reach`` samples (and one from the middle
+    when ``n`` is odd). The matrices then cost :math:`O(\text{reach}^2)`
+    memory and time, whatever ``n``.
     """
     if mode in ("reflect", "antireflect") and n < 2:
         raise ValueError(f"mode {mode!r} needs at least 2 samples along the axis, got {n}")
-    reach = max(left, right) + 2  # how far from an edge a non-periodic pad can read
-    cols = np.arange(n) if n <= 2 * reach else np.r_[0:reach, n - reach : n]
-    basis = np.eye(n)[:, cols]  # (n, c): x = I, restricted to the columns we may need
+    cols = _edge_columns(n, max(left, right) + 2)  # the short signal is x[cols]
+    basis = np.eye(len(cols))  # (c, c): the short signal is the identity
     if mode == "periodization" and n % 2:
         right_rows = _right_extension_odd_periodization(basis, right)
     else:
         right_rows = _left_extension(basis[::-1], right, mode)[::-1]
     return (*_prune(cols, _left_extension(basis, left, mode)), *_prune(cols, right_rows))
+
+
+def _edge_columns(n: int, reach: int) -> np.ndarray:
+    """The samples of a length-``n`` signal that a pad of fewer than ``reach - 1``
+    samples can read: all of them for a short signal, else the first and last
+    ``reach`` (plus sample ``reach`` when ``n`` is odd, to keep the parity)."""
+    if n <= 2 * reach + 1:
+        return np.arange(n)
+    return np.r_[0:reach, reach : reach + n % 2, n - reach : n]
 
 
 def _right_extension_odd_periodization(basis: np.ndarray, right: int) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Long sequences: memory linear in the length, for every transform and model.
+
+The DWT of ``n`` samples must not build anything of size ``n * n`` (an
+``np.eye(n)`` once hid in the boundary extension: 74.5 GiB for ``n = 10^5``),
+nor anything much larger than its input and output. NumPy reports every
+buffer it allocates to :mod:`tracemalloc`, so the peak of a call is a
+deterministic number: these tests bound it.
+
+* every transform and adjoint, every boundary mode, 10^6 float64 samples:
+  peak at most 4x (input + output);
+* a training step of each model (and mixing mode) at N = 65,536: the peak
+  per token at most 1.1x that at N = 4,096, and below a fixed multiple of
+  the activations the step has to keep.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import wavelearn as wl
+from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer
+from wavelearn.nn import CrossEntropyLoss
+
+N_SIGNAL = 10**6
+WAVELET = "db4"
+
+
+def traced_peak(fn: Callable[[], object]) -> tuple[object, int]:
+    """``(fn(), peak bytes traced while it ran)``."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return out, peak
+
+
+def _nbytes(arrays: object) -> int:
+    if isinstance(arrays, np.ndarray):
+        return arrays.nbytes
+    return sum(_nbytes(a) for a in arrays)  # type: ignore[union-attr]
+
+
+def _check(name: str, fn: Callable[[], object], inputs: object) -> object:
+    out, peak = traced_peak(fn)
+    limit = 4 * (_nbytes(inputs) + _nbytes(out))
+    assert peak <= limit, f"{name}: peak {peak / 2**20:.1f} MiB > 4x (input + output) " \
+                          f"= {limit / 2**20:.1f} MiB"
+    return out
+
+
+@pytest.mark.parametrize("mode", wl.MODES)
+def test_transforms_of_a_million_samples_use_linear_memory(mode: str) -> None:
+    x = np.random.default_rng(0).standard_normal(N_SIGNAL)  # (n,) float64
+    a, d = _check("dwt", lambda: wl.dwt(x, WAVELET, mode), x)
+    y = _check("idwt", lambda: wl.idwt(a, d, WAVELET, mode), (a, d))
+    _check("dwt_adjoint", lambda: wl.dwt_adjoint(a, d, WAVELET, mode, length=N_SIGNAL), (a, d))
+    _check("idwt_adjoint", lambda: wl.idwt_adjoint(y, WAVELET, mode), y)
+    coeffs = _check("wavedec", lambda: wl.wavedec(x, WAVELET, mode, level=3), x)
+    r = _check("waverec", lambda: wl.waverec(coeffs, WAVELET, mode), coeffs)
+    _check("wavedec_adjoint",
+           lambda: wl.wavedec_adjoint(coeffs, WAVELET, mode, length=N_SIGNAL), coeffs)
+    lengths = [c.shape[0] for c in coeffs]
+    _check("waverec_adjoint",
+           lambda: wl.waverec_adjoint(r, WAVELET, mode, coeff_lengths=lengths), r)
+
+
+def test_multichannel_transform_uses_linear_memory() -> None:
+    """The blocked (BLAS) path: ``(B, N, D)`` activations along axis 1."""
+    x = np.random.default_rng(1).standard_normal((2, 2**15, 16)).astype(np.float32)
+    for mode in ("symmetric", "periodization", "antireflect"):
+        coeffs = _check("wavedec", lambda m=mode: wl.wavedec(x, WAVELET, m, level=3, axis=1), x)
+        _check("waverec", lambda c=coeffs, m=mode: wl.waverec(c, WAVELET, m, axis=1), coeffs)
+
+
+# ---------------------------------------------------------------------------
+# Models: a training step at N = 65,536
+# ---------------------------------------------------------------------------
+
+D, H, VOCAB = 16, 32, 32
+
+
+def _model(kind: str, n: int, mixing_mode: str, mode: str):
+    kw = dict(hidden_dim=D, ffn_hidden_dim=H, num_layers=1, levels=3, dropout=0.0,
+              max_sequence_length=n, mixing_mode=mixing_mode)
+    if kind == "transformer":
+        return WaveletTransformer(vocab_size=VOCAB, num_classes=3, mode=mode, **kw).train()
+    if kind == "encoder":
+        return WaveletEncoder(mode=mode, **kw).train()
+    return WaveletDecoder(vocab_size=VOCAB, **kw).train()
+
+
+def _step(model, kind: str, n: int) -> None:
+    """Forward, loss, backward (gradients reset first)."""
+    for p in model.parameters():
+        p.grad = None
+    rng = np.random.default_rng(0)
+    if kind == "encoder":
+        out = model(inputs_embeds=rng.standard_normal((1, n, D)).astype(np.float32))
+        model.backward(np.full(out.shape, 1.0 / out.size, dtype=out.dtype))
+        return
+    ids = rng.integers(0, VOCAB, (1, n))
+    loss = CrossEntropyLoss()
+    out = model(ids)
+    if kind == "transformer":
+        loss.forward(out, np.array([1]))
+        model.backward(loss.backward())
+    else:
+        loss.forward(out.reshape(-1, VOCAB), ids.reshape(-1))
+        model.backward(loss.backward().reshape(out.shape))
+
+
+def _peak_per_token(kind: str, n: int, mixing_mode: str, mode: str) -> float:
+    model = _model(kind, n, mixing_mode, mode)
+    _step(model, kind, 64)  # warm-up: filter caches, lazy imports
+    _, peak = traced_peak(lambda: _step(model, kind, n))
+    return peak / n
+
+
+@pytest.mark.parametrize(("kind", "mixing_mode", "mode"), [
+    ("transformer", "pointwise", "periodization"),
+    ("transformer", "level", "symmetric"),
+    ("transformer", "channel", "antireflect"),
+    ("encoder", "pointwise", "zero"),
+    ("decoder", "level", "-"),
+])
+def test_model_step_memory_is_linear_in_length(kind: str, mixing_mode: str, mode: str) -> None:
+    mode = "periodization" if mode == "-" else mode
+    short = _peak_per_token(kind, 4096, mixing_mode, mode)
+    long = _peak_per_token(kind, 65536, mixing_mode, mode)
+    assert long <= 1.1 * short, f"{long:.0f} B/token at N=65,536 vs {short:.0f} at N=4,096"
+    # what a step must keep, per token and layer: about 12 float32 vectors of D and 3 of H
+    budget = 2.0 * 4 * (12 * D + 3 * H) + 4 * VOCAB * 2
+    assert long <= budget, f"{long:.0f} B/token at N=65,536 > {budget:.0f}"
