@@ -21,8 +21,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+import pywt
 
 import wavelearn as wl
+from wavelearn import filterbank as fb
 from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer
 from wavelearn.nn import CrossEntropyLoss
 
@@ -78,6 +80,61 @@ def test_multichannel_transform_uses_linear_memory() -> None:
     for mode in ("symmetric", "periodization", "antireflect"):
         coeffs = _check("wavedec", lambda m=mode: wl.wavedec(x, WAVELET, m, level=3, axis=1), x)
         _check("waverec", lambda c=coeffs, m=mode: wl.waverec(c, WAVELET, m, axis=1), coeffs)
+
+
+# ---------------------------------------------------------------------------
+# The single-channel blocked path (long 1-D signals) == PyWavelets, exact adjoints
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:level=3 is above:UserWarning")
+@pytest.mark.filterwarnings("ignore:Level value of 3 is too high:UserWarning")
+@pytest.mark.parametrize("name", ["haar", "db4", "sym7", "coif3", "bior3.5", "db20"])
+def test_single_channel_rows_path_matches_pywt(name: str, monkeypatch) -> None:
+    calls = {"_filter_down_rows": 0, "_filter_up_rows": 0}
+
+    def counted(attr: str) -> Callable:
+        fn = getattr(fb, attr)
+
+        def wrapped(*args: object) -> object:
+            calls[attr] += 1
+            return fn(*args)
+        return wrapped
+
+    for attr in calls:
+        monkeypatch.setattr(fb, attr, counted(attr))
+    rng = np.random.default_rng(2)
+    for n in (fb.ROWS_MIN, 1001):
+        x = rng.standard_normal(n)
+        for mode in wl.MODES:
+            ref = pywt.wavedec(x, name, mode, level=3)
+            got = wl.wavedec(x, name, mode, level=3)
+            scale = max(float(np.abs(c).max()) for c in ref)
+            for g, r in zip(got, ref, strict=True):
+                np.testing.assert_allclose(g, r, rtol=0, atol=1e-12 * scale)
+            back = wl.waverec(got, name, mode)
+            np.testing.assert_allclose(back, pywt.waverec(ref, name, mode), rtol=0,
+                                       atol=1e-12 * scale)
+            # exact adjoint: <wavedec x, c> == <x, wavedec^T c>
+            c = [rng.standard_normal(g.shape) for g in got]
+            adj = wl.wavedec_adjoint(c, name, mode, length=n)
+            lhs = sum(float(np.dot(g, h)) for g, h in zip(got, c, strict=True))
+            norms = max(np.linalg.norm(np.concatenate(got)) * np.linalg.norm(np.concatenate(c)),
+                        np.linalg.norm(x) * np.linalg.norm(adj))
+            assert abs(lhs - float(np.dot(x, adj))) <= 1e-12 * norms, (mode, n)
+    assert all(calls.values()), calls
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_single_channel_nonfinite_takes_the_tap_loop() -> None:
+    """A long signal with a NaN and an inf: the same NaN/inf pattern as PyWavelets."""
+    x = np.random.default_rng(3).standard_normal(1000)
+    x[500], x[3] = np.nan, np.inf
+    for mode in ("symmetric", "periodization"):
+        for g, r in zip(wl.wavedec(x, "db4", mode, level=2),
+                        pywt.wavedec(x, "db4", mode, level=2), strict=True):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
+            np.testing.assert_array_equal(np.isinf(g), np.isinf(r))
 
 
 # ---------------------------------------------------------------------------

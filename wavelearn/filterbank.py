@@ -278,16 +278,18 @@ CHUNK = 1 << 18  # output elements per matmul task (1 MB of float32; 2**16..2**1
 PARALLEL_MIN = 1 << 22  # outputs from which the blocked path uses several threads
 
 
+ROWS_MIN = 256  # samples from which a single-channel signal takes the blocked (rows) path
+
+
 def _use_blocked(xp: Any, x: Any) -> bool:
-    """The blocked path: NumPy, enough contiguous channels, finite values
-    (a zero of a block matrix times inf would spread NaN within the block;
-    such data take the tap loop)."""
-    return (
-        isinstance(x, np.ndarray)
-        and x.shape[2] >= 16
-        and x.dtype.kind in "fc"
-        and bool(np.isfinite(x.sum()))
-    )
+    """The blocked path: NumPy, enough contiguous channels -- or one channel
+    (``Q = 1``) of a long signal, stored contiguously (see :func:`_filter_down_rows`)
+    -- and finite values (a zero of a block matrix times inf would spread NaN
+    within the block; such data take the tap loop)."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fc":
+        return False
+    rows = x.shape[2] == 1 and x.shape[1] >= ROWS_MIN and x.strides[1] == x.itemsize
+    return (x.shape[2] >= 16 or rows) and bool(np.isfinite(x.sum()))
 
 
 def filter_down(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
@@ -330,6 +332,8 @@ def _filter_down_blocked(
     """
     (P, _, Q), (B, F) = x.shape, filters.shape
     y = np.empty((B, P, n_out, Q), dtype=x.dtype) if out is None else out
+    if Q == 1:
+        return _filter_down_rows(x, filters, n_out, y)
     f = filters.astype(x.real.dtype)  # (B, F)
     s0, s1, s2 = x.strides
     windows = as_strided(x, (P, n_out, F, Q), (s0, 2 * s1, s1, s2), writeable=False)
@@ -382,7 +386,8 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     are batched ``matmul``\ s; the few samples at either end, whose windows
     stick out, come from :func:`_filter_up_edge`.
     """
-    (P, n, Q), F, T = bands[0].shape, filters.shape[1], BLOCK
+    (P, n, Q), F = bands[0].shape, filters.shape[1]
+    T = _row_block(F) if Q == 1 else BLOCK
     J = (F + 1) // 2
     z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
     k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
@@ -392,7 +397,8 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
     z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
     if n_blocks:
-        _filter_up_blocks(bands, filters, k0, T, z[:, lo:hi])
+        blocks = _filter_up_rows if Q == 1 else _filter_up_blocks
+        blocks(bands, filters, k0, T, z[:, lo:hi])
     return z
 
 
@@ -451,6 +457,109 @@ def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> 
         windows = as_strided(piece, (P, k_hi - k_lo, J, Q), (s0, s1, s1, s2), writeable=False)
         z += np.matmul(m_b, windows)  # (2, J) @ (P, pairs, J, Q)
     return z.reshape(P, 2 * (k_hi - k_lo), Q)[:, start - 2 * k_lo : stop - 2 * k_lo]
+
+
+# ---------------------------------------------------------------------------
+# 3b. One channel: blocks of T outputs as plain 2-D matrix products
+# ---------------------------------------------------------------------------
+
+ROW_BLOCK = 8  # outputs per row of the single-channel path (at least F / 2)
+
+
+def _row_block(F: int) -> int:
+    """``T`` of the single-channel path: ``ROW_BLOCK``, or ``F // 2`` for long filters
+    (then a row and the head of the next one hold every window)."""
+    return max(ROW_BLOCK, F // 2)
+
+
+def _rows(v: np.ndarray, count: int, width: int, step: int) -> np.ndarray:
+    """``count`` rows ``v[i * step : i * step + width]`` of a 1-D array as a
+    strided 2-D view (no copy); read-only, as rows may overlap."""
+    (s,) = v.strides
+    return as_strided(v, (count, width), (step * s, s), writeable=width <= step)
+
+
+def _row_chunks(P: int, R: int, T: int) -> list[tuple[slice, slice]]:
+    """Tasks of a few hundred thousand multiply-adds: small enough that OpenBLAS
+    keeps each product on one thread (it splits those above 2^18 multiply-adds,
+    which costs a lot on a machine whose cores are busy); ``_run`` shares the
+    tasks out instead."""
+    return _chunks(P, R, 4 * T * T)
+
+
+def _down_matrices(filters: np.ndarray, T: int) -> np.ndarray:
+    """``W[b, c, t] = f_b[c - 2t]`` (zero outside the filter): output ``t`` of a
+    block reads sample ``c`` of its window; ``(B, 2T + F - 2, T)``."""
+    B, F = filters.shape
+    w = np.zeros((B, 2 * T + F - 2, T))
+    for t in range(T):
+        w[:, 2 * t : 2 * t + F, t] = filters
+    return w
+
+
+def _filter_down_rows(x: np.ndarray, filters: np.ndarray, n_out: int,
+                      y: np.ndarray) -> np.ndarray:
+    r"""Blocked :func:`filter_down` for one channel, ``x`` ``(P, N, 1)``.
+
+    The ``T`` outputs :math:`y_b[Tr : Tr + T]` of block ``r`` read the window
+    :math:`X_r = x[2Tr : 2Tr + 2T + F - 2]`, so with the banded matrices of
+    :func:`_down_matrices`
+
+    .. math:: Y_b = X\, W_b \qquad (R, 2T + F - 2) @ (2T + F - 2, T)
+
+    one ordinary 2-D matrix product per band (``T`` times more multiplications
+    than the taps, at BLAS speed). Consecutive windows overlap, which BLAS
+    cannot read in place: each chunk of them is first copied into a small
+    buffer. The last ``n_out - RT`` outputs come from the tap loop.
+    """
+    (P, _, _), (B, F) = x.shape, filters.shape
+    T = _row_block(F)
+    R = n_out // T  # full blocks; their windows end at 2TR + F - 2 <= 2 n_out + F - 2
+    w = _down_matrices(filters, T).astype(x.real.dtype)  # (B, 2T + F - 2, T)
+    windows = [_rows(x[p, :, 0], R, w.shape[1], 2 * T) for p in range(P)]  # (R, 2T + F - 2)
+    outs = [[_rows(y[b, p, :, 0], R, T, T) for p in range(P)] for b in range(B)]  # (R, T)
+
+    def task(ps: slice, rs: slice) -> None:
+        for p in range(ps.start, ps.stop):
+            buf = np.array(windows[p][rs])  # (r, 2T + F - 2), contiguous
+            for b in range(B):
+                np.matmul(buf, w[b], out=outs[b][p][rs])
+
+    if R:
+        _run(task, _row_chunks(P, R, T), y.size)
+    if R * T < n_out:
+        y[:, :, R * T :] = filter_down_taps(np, x[:, 2 * R * T :], filters, n_out - R * T)
+    return y
+
+
+def _filter_up_rows(bands: list, filters: np.ndarray, k0: int, T: int, z: np.ndarray) -> None:
+    r""":func:`_filter_up_blocks` for one channel, bands ``(P, n, 1)``.
+
+    Block ``j`` of ``T`` output pairs (from pair ``k = k0 + jT``) is
+    :math:`\sum_b M_b\, y_b[k - J + 1 : k + T]` (:func:`_up_matrices`): with the
+    windows of all bands side by side as one row, one 2-D matrix product gives
+    every block,
+
+    .. math:: Z = [Y_0 \; Y_1 \ldots]\, [M_0 \; M_1 \ldots]^T
+              \qquad (n_	ext{blocks}, B K) @ (B K, 2T),
+
+    the transpose of :func:`_filter_down_rows`' product. As there, chunks of
+    the overlapping windows are copied into a buffer first.
+    """
+    (P, _, _), J = bands[0].shape, (filters.shape[1] + 1) // 2
+    n_blocks, K = z.shape[1] // (2 * T), T + J - 1
+    m = _up_matrices(filters, T).astype(bands[0].real.dtype)  # (B, 2T, K)
+    m = np.ascontiguousarray(np.swapaxes(m, 1, 2).reshape(-1, 2 * T))  # (B K, 2T)
+    windows = [[_rows(y[p, k0 - J + 1 :, 0], n_blocks, K, T) for y in bands]
+               for p in range(P)]  # per p and band (n_blocks, K)
+    outs = [_rows(z[p, :, 0], n_blocks, 2 * T, 2 * T) for p in range(P)]  # (n_blocks, 2T)
+
+    def task(ps: slice, js: slice) -> None:
+        for p in range(ps.start, ps.stop):
+            buf = np.concatenate([win[js] for win in windows[p]], axis=1)  # (j, B K)
+            np.matmul(buf, m, out=outs[p][js])
+
+    _run(task, _row_chunks(P, n_blocks, T), z.size)
 
 
 def _device(x: Any) -> Any:
