@@ -58,11 +58,12 @@ class Linear(Module):
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., in)
-        y = xp.matmul(x, self.weight.data.T)  # (..., out)
+        x2 = xp.reshape(x, (-1, self.in_features))  # (M, in): one 2-D product for BLAS
+        y = xp.matmul(x2, self.weight.data.T)  # (M, out)
         if self.bias is not None:
-            y += self.bias.data  # (..., out), in place: no second (..., out) array
+            y += self.bias.data  # (M, out), in place: no second (M, out) array
         self.cache = {"x": x}
-        return y
+        return xp.reshape(y, (*x.shape[:-1], self.out_features))  # (..., out)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
@@ -73,7 +74,8 @@ class Linear(Module):
         self.weight.accumulate_grad(xp.matmul(dy2.T, x2))  # (out, in)
         if self.bias is not None:
             self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (out,)
-        return xp.matmul(dy, self.weight.data)  # (..., in)
+        dx = xp.matmul(dy2, self.weight.data)  # (M, in)
+        return xp.reshape(dx, tuple(x.shape))  # (..., in)
 
 
 class LayerNorm(Module):
@@ -135,48 +137,87 @@ class GELU(Module):
     r"""GELU, **tanh approximation** (as ``torch.nn.GELU(approximate='tanh')``, GPT-2).
 
     .. math::
-        y = \tfrac12 x\,(1 + \tanh u), \quad u = c\,(x + a x^3), \quad
+        y = x\,p, \quad p = \tfrac12(1 + \tanh u), \quad u = c\,(x + a x^3), \quad
         c = \sqrt{2/\pi},\ a = 0.044715,
 
     .. math::
-        \frac{dy}{dx} = \tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3 a x^2).
+        \frac{dy}{dx} = p + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3 a x^2)
+                      = p + p\,(1 - p)\,q, \qquad q = 2 c\, x\, (1 + 3 a x^2),
 
-    No parameters; the output keeps the input dtype.
+    using :math:`1 - \tanh^2 u = 4 p (1 - p)`. No parameters; the output keeps
+    the input dtype.
+
+    Cost: a few elementwise passes, each of which reads and writes memory, so
+    both passes run block by block over the rows (:func:`elementwise_blocks`):
+    the temporaries of a block stay in the CPU cache, and the only full-size
+    array is the result. ``tanh u`` is recomputed in backward rather than
+    kept (one activation less to store per token).
     """
 
     def forward(self, x: Any) -> Any:
-        y = _gelu_tanh(x) + 1.0  # (...) 1 + tanh(u); a new array (autograd keeps tanh's)
-        y *= x
-        y *= 0.5  # (...) y = x (1 + tanh u) / 2
-        self.cache = {"x": x}  # tanh(u) is recomputed in backward: one array less to keep
-        return y
+        xp = array_namespace(x)
+        x2 = xp.reshape(x, (-1, x.shape[-1]))  # (M, H)
+        blocks = elementwise_blocks(x2)
+        y = xp.empty_like(x2) if len(blocks) > 1 else None
+        for rows in blocks:
+            xb = x2[rows]  # (m, H)
+            p = _gelu_p(xp, xb)
+            p *= xb  # y = x p
+            if y is None:
+                y = p
+            else:
+                y[rows] = p
+        self.cache = {"x": x}
+        return xp.reshape(y, tuple(x.shape))  # (...)
 
     def backward(self, dy: Any) -> Any:
+        xp = array_namespace(dy)
         x = self.cache["x"]
-        t = _gelu_tanh(x)  # (...) tanh(u)
-        s = x * x  # (...) the in-place steps below keep the temporaries to three
-        s *= 3.0 * _GELU_A
-        s += 1.0
-        s *= (0.5 * _GELU_C) * x  # (...) x/2 * du/dx
-        tt = t * t
-        tt *= -1.0
-        tt += 1.0  # (...) 1 - tanh^2 u
-        s *= tt
-        t += 1.0
-        t *= 0.5  # (...) (1 + tanh u) / 2
-        s += t  # (...) dy/dx
-        s *= dy
-        return s  # (...)
+        x2, dy2 = xp.reshape(x, (-1, x.shape[-1])), xp.reshape(dy, (-1, x.shape[-1]))  # (M, H)
+        blocks = elementwise_blocks(x2)
+        dx = xp.empty_like(x2) if len(blocks) > 1 else None
+        for rows in blocks:
+            xb = x2[rows]  # (m, H)
+            p = _gelu_p(xp, xb)
+            q = xb * xb
+            q *= 6.0 * _GELU_A * _GELU_C
+            q += 2.0 * _GELU_C
+            q *= xb  # q = 2c x (1 + 3a x^2)
+            q *= p  # p q
+            g = q * p
+            g = q - g  # p (1 - p) q
+            g += p  # dy/dx
+            g *= dy2[rows]
+            if dx is None:
+                dx = g
+            else:
+                dx[rows] = g
+        return xp.reshape(dx, tuple(x.shape))  # (...)
 
 
-def _gelu_tanh(x: Any) -> Any:
-    r""":math:`\tanh u` with :math:`u = c\,x\,(1 + a x^2)`, as a fresh array."""
+def _gelu_p(xp: Any, x: Any) -> Any:
+    r""":math:`p = \tfrac12(1 + \tanh u)`, :math:`u = x\,(c + c a x^2)`, as a fresh array."""
     u = x * x
-    u *= _GELU_A
-    u += 1.0
+    u *= _GELU_C * _GELU_A
+    u += _GELU_C
     u *= x
-    u *= _GELU_C
-    return array_namespace(x).tanh(u)
+    p = xp.tanh(u) + 1.0  # a new array: autograd (torch) keeps tanh's output
+    p *= 0.5
+    return p
+
+
+ELEMENTWISE_BLOCK = 1 << 17  # elements per block of an elementwise chain (512 KiB float32)
+
+
+def elementwise_blocks(x2: Any) -> list[slice]:
+    """Row slices of a 2-D NumPy array, about :data:`ELEMENTWISE_BLOCK` elements each,
+    so that a chain of elementwise operations on one block stays in the CPU cache.
+    Other backends get one slice (a GPU wants one big kernel, not many small ones)."""
+    if not isinstance(x2, np.ndarray):
+        return [slice(None)]
+    m, h = x2.shape
+    step = max(1, ELEMENTWISE_BLOCK // max(h, 1))
+    return [slice(i, min(i + step, m)) for i in range(0, m, step)] or [slice(None)]
 
 
 class Dropout(Module):
@@ -200,9 +241,11 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.cache = {"mask": None}
             return x
-        keep = self.rng.random(tuple(x.shape)) >= self.p  # (...) numpy bool
+        # float32 draws (24 random bits: plenty for a threshold) cost half of float64 ones
+        keep = self.rng.random(tuple(x.shape), dtype=np.float32) >= self.p  # (...) numpy bool
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        mask = cast_to(backend_of(x).asarray(keep * scale), x.dtype)  # (...) on x's backend
+        mask = cast_to(backend_of(x).asarray(keep), x.dtype)  # (...) 0/1 on x's backend
+        mask *= scale  # (...) 0 or 1/(1-p)
         self.cache = {"mask": mask}
         return x * mask
 
