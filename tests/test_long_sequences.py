@@ -196,3 +196,35 @@ def test_model_step_memory_is_linear_in_length(kind: str, mixing_mode: str, mode
     # what a step must keep, per token and layer: about 12 float32 vectors of D and 3 of H
     budget = 2.0 * 4 * (12 * D + 3 * H) + 4 * VOCAB * 2
     assert long <= budget, f"{long:.0f} B/token at N=65,536 > {budget:.0f}"
+
+
+# ---------------------------------------------------------------------------
+# Fast paths == plain ones
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", wl.MODES)
+def test_padding_by_matrix_products_equals_the_terms(mode: str) -> None:
+    """Finite NumPy data get their padding from two small matrix products
+    (``_pads_finite``); the plain terms (``_pads``) must give the same samples."""
+    rng = np.random.default_rng(4)
+    for n, left, right in ((2, 3, 4), (5, 7, 7), (40, 6, 7), (301, 2, 3)):
+        x = rng.standard_normal((2, n, 3))
+        for fast, plain in zip(fb._pads_finite(x, left, right, mode),
+                               fb._pads(np, x, left, right, mode), strict=True):
+            np.testing.assert_allclose(fast, plain, rtol=1e-13, atol=1e-13)
+
+
+def test_batches_side_by_side_give_the_same_coefficients() -> None:
+    """(P, N, Q) batches run as one row of P Q channels (``_one_row``): the same
+    coefficients as each signal on its own, and views that chain without copies."""
+    x = np.random.default_rng(5).standard_normal((6, 300, 20)).astype(np.float32)
+    assert fb._one_row(x).shape == (1, 300, 120)
+    coeffs = wl.wavedec(x, "db4", "symmetric", level=3, axis=1)
+    for p in (0, 5):
+        for c, r in zip(coeffs, wl.wavedec(x[p:p + 1], "db4", "symmetric", level=3, axis=1),
+                        strict=True):
+            np.testing.assert_allclose(c[p:p + 1], r, rtol=1e-5, atol=1e-5)
+    assert np.shares_memory(fb._one_row(coeffs[1]), coeffs[1])  # already side by side
+    back = wl.waverec(coeffs, "db4", "symmetric", axis=1)
+    np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)

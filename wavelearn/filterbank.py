@@ -202,6 +202,13 @@ def _pads(xp: Any, x: Any, left: int, right: int, mode: str) -> tuple[Any, Any]:
     return _gather_terms(xp, x, slots_l, left), _gather_terms(xp, x, slots_r, right)
 
 
+def _pads_finite(x: np.ndarray, left: int, right: int, mode: str) -> tuple[Any, Any]:
+    """:func:`_pads` for finite NumPy data: two small matrix products with the
+    extension matrices (no ``0 * inf`` to avoid: the terms are not needed)."""
+    cols_l, m_l, cols_r, m_r = extension_matrices(x.shape[1], left, right, mode)
+    return _apply(np, m_l, x[:, cols_l], x), _apply(np, m_r, x[:, cols_r], x)
+
+
 @lru_cache(maxsize=256)
 def extension_terms(n: int, left: int, right: int, mode: str) -> tuple:
     """The rows of :func:`extension_matrices` as sums of *terms* ``w * x[j]``.
@@ -233,7 +240,8 @@ def _gather_terms(xp: Any, x: Any, slots: list, count: int) -> Any:
     P, _, Q = x.shape
     pad = xp.zeros((P, count, Q), dtype=x.dtype, device=_device(x))
     for j, w, used in slots:
-        term = _cast_like(xp, w, x)[:, None] * xp.take(x, xp.asarray(j), axis=1)  # (P, r, Q)
+        rows = x[:, j] if isinstance(x, np.ndarray) else xp.take(x, xp.asarray(j), axis=1)
+        term = _cast_like(xp, w, x)[:, None] * rows  # (P, r, Q)
         mask = xp.asarray(used[:, None]) if isinstance(x, np.ndarray) else \
             xp.asarray(used[:, None], device=_device(x))
         pad = pad + xp.where(mask, term, xp.zeros_like(term))  # (P, r, Q)
@@ -252,12 +260,20 @@ def _fold_pads(xp: Any, dx: Any, g_l: Any, g_r: Any, mode: str) -> Any:
     the gradients ``g_l`` ``(P, left, Q)`` and ``g_r`` ``(P, right, Q)`` of the
     padding, each onto the samples that padded sample was made of."""
     n, left, right = dx.shape[1], g_l.shape[1], g_r.shape[1]
-    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
-    for cols, m, part in ((cols_l, m_l, g_l), (cols_r, m_r, g_r)):
-        fold = _apply(xp, np.ascontiguousarray(m.T), part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
-        for start, stop, j in _runs(cols):
+    for (m_t, runs), part in zip(_fold_plan(n, left, right, mode), (g_l, g_r), strict=True):
+        fold = _apply(xp, m_t, part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
+        for start, stop, j in runs:
             dx[:, start:stop, :] += fold[:, j : j + stop - start, :]
     return dx
+
+
+@lru_cache(maxsize=256)
+def _fold_plan(n: int, left: int, right: int, mode: str) -> tuple:
+    """Per side, ``(M^T, runs)``: the transposed extension matrix and the runs of
+    contiguous columns it folds onto (:func:`_runs`), built once per call shape."""
+    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
+    return tuple((np.ascontiguousarray(m.T), _runs(cols)) for cols, m in
+                 ((cols_l, m_l), (cols_r, m_r)))
 
 
 def _runs(cols: np.ndarray) -> list[tuple[int, int, int]]:
@@ -328,23 +344,80 @@ def _filter_down_blocked(
 
     A strided view holds all the windows (no copy), another one views ``y``
     as ``(P, n_out, B, Q)``, and batched ``matmul``\ s write straight into it.
+    When ``y`` is stored that way (bands interleaved, :func:`new_bands`), ``T``
+    positions go into one product, :func:`_filter_down_tblocks`.
     ``out``: where to write (a ``(B, P, n_out, Q)`` array or view).
     """
     (P, _, Q), (B, F) = x.shape, filters.shape
-    y = np.empty((B, P, n_out, Q), dtype=x.dtype) if out is None else out
+    y = new_bands(B, P, n_out, Q, x.dtype) if out is None else out
     if Q == 1:
         return _filter_down_rows(x, filters, n_out, y)
-    f = filters.astype(x.real.dtype)  # (B, F)
-    s0, s1, s2 = x.strides
-    windows = as_strided(x, (P, n_out, F, Q), (s0, 2 * s1, s1, s2), writeable=False)
     y0, y1, y2, y3 = y.strides
     y_pobq = as_strided(y, (P, n_out, B, Q), (y1, y2, y0, y3))  # y[b, p, o] at [p, o, b]
+    done = _filter_down_tblocks(x, filters, n_out, y_pobq) if y2 == B * y0 else 0
+    f = filters.astype(x.real.dtype)  # (B, F)
+    s0, s1, s2 = x.strides
+    windows = as_strided(x[:, 2 * done :], (P, n_out - done, F, Q), (s0, 2 * s1, s1, s2),
+                         writeable=False)
+    rest = y_pobq[:, done:]
 
     def task(ps: slice, rows: slice) -> None:
-        np.matmul(f, windows[ps, rows], out=y_pobq[ps, rows])  # (B, F) @ (p, o, F, Q)
+        np.matmul(f, windows[ps, rows], out=rest[ps, rows])  # (B, F) @ (p, o, F, Q)
 
-    _run(task, _chunks(P, n_out, B * Q), y.size)
+    _run(task, _chunks(P, n_out - done, B * Q), rest.size)
     return y
+
+
+def new_bands(B: int, P: int, n: int, Q: int, dtype: Any) -> np.ndarray:
+    """An empty ``(B, P, n, Q)`` array stored as ``(P, n, B, Q)``: the ``B`` bands of a
+    position side by side, which :func:`_filter_down_tblocks` needs. (One channel,
+    ``Q = 1``: plain ``(B, P, n, 1)``, each band contiguous for :func:`_filter_down_rows`.)"""
+    if Q == 1:
+        return np.empty((B, P, n, Q), dtype=dtype)
+    return np.empty((P, n, B, Q), dtype=dtype).transpose(2, 0, 1, 3)
+
+
+TBLOCK = 4  # output positions per product of _filter_down_tblocks (2..8 measured alike)
+
+
+def _filter_down_tblocks(x: np.ndarray, filters: np.ndarray, n_out: int,
+                         y_pobq: np.ndarray) -> int:
+    r"""The first ``T`` :math:`\lfloor n_\text{out}/T \rfloor` positions of
+    :func:`_filter_down_blocked`, ``T`` at a time: the ``T B`` outputs of
+    positions ``o .. o + T - 1`` read the window ``x[2o : 2o + 2T + F - 2]``,
+
+    .. math:: y_{(t, b), o} = W\, x[2o : 2o + 2T + F - 2], \quad
+              W_{(t, b), c} = f_b[c - 2t] \qquad (T B, 2T + F - 2) @ (\cdot, Q),
+
+    so each product reads ``2T + F - 2`` rows for ``T B`` outputs instead of
+    ``F`` rows for ``B``: less memory traffic per output, at the price of the
+    zeros of ``W``. Needs ``y_pobq`` ``(P, n_out, B, Q)`` with rows ``(o, b)``
+    equally spaced. Returns how many positions it did.
+    """
+    (P, _, Q), B, T = x.shape, filters.shape[0], TBLOCK
+    R = n_out // T
+    if R == 0:
+        return 0
+    w = _filter_matrix(_tblock_matrix, filters, T, x.real.dtype)  # (T B, 2T + F - 2)
+    s0, s1, s2 = x.strides
+    windows = as_strided(x, (P, R, w.shape[1], Q), (s0, 2 * T * s1, s1, s2), writeable=False)
+    v0, v1, v2, v3 = y_pobq.strides
+    out = as_strided(y_pobq, (P, R, T * B, Q), (v0, T * v1, v2, v3))  # rows (t, b)
+
+    def task(ps: slice, rows: slice) -> None:
+        np.matmul(w, windows[ps, rows], out=out[ps, rows])  # (T B, K) @ (p, r, K, Q)
+
+    _run(task, _chunks(P, R, T * B * Q), P * R * T * B * Q)
+    return R * T
+
+
+def _tblock_matrix(filters: np.ndarray, T: int) -> np.ndarray:
+    """``W[(t, b), c] = f_b[c - 2t]`` (zero outside the filter): ``(T B, 2T + F - 2)``."""
+    B, F = filters.shape
+    w = np.zeros((T, B, 2 * T + F - 2))
+    for t in range(T):
+        w[t, :, 2 * t : 2 * t + F] = filters
+    return w.reshape(T * B, -1)
 
 
 def filter_up(xp: Any, bands: list, filters: np.ndarray, length: int) -> Any:
@@ -402,6 +475,22 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     return z
 
 
+_MATRICES: dict[tuple, np.ndarray] = {}
+
+
+def _filter_matrix(build: Callable, filters: np.ndarray, T: int, dtype: Any) -> np.ndarray:
+    """``build(filters, T)`` in ``dtype``, read-only, made once per filter bank, ``T``
+    and dtype (the blocked paths need these small matrices at every call)."""
+    key = (build.__name__, filters.tobytes(), filters.shape, T, np.dtype(dtype).str)
+    m = _MATRICES.get(key)
+    if m is None:
+        if len(_MATRICES) >= 512:
+            _MATRICES.clear()
+        m = _MATRICES[key] = build(filters, T).astype(dtype)
+        m.flags.writeable = False
+    return m
+
+
 def _up_matrices(filters: np.ndarray, T: int) -> np.ndarray:
     """``M[b, s, o] = f_b[s + 2(J-1-o)]``: the tap linking ``z[2k + s]`` and
     ``y_b[k - J + 1 + o]``; ``(B, 2T, T + J - 1)``, zero outside the filter."""
@@ -421,7 +510,7 @@ def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.n
     one ``matmul`` per band, summed while the chunk is still in cache."""
     (P, _, Q), J = bands[0].shape, (filters.shape[1] + 1) // 2
     n_blocks, K = z.shape[1] // (2 * T), T + J - 1
-    m = _up_matrices(filters, T).astype(bands[0].real.dtype)  # (B, 2T, K)
+    m = _filter_matrix(_up_matrices, filters, T, bands[0].real.dtype)  # (B, 2T, K)
     windows = []  # per band (P, n_blocks, K, Q): y_b[k - J + 1 + o], no copy
     for y in bands:
         s0, s1, s2 = y.strides
@@ -446,7 +535,7 @@ def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> 
     (P, n, Q), F = bands[0].shape, filters.shape[1]
     J, k_lo, k_hi = (F + 1) // 2, start // 2, max(start // 2, (stop + 1) // 2)
     first = k_lo - J + 1  # coefficient at row 0 of the copy
-    m = _up_matrices(filters, 1).astype(bands[0].real.dtype)  # (B, 2, J)
+    m = _filter_matrix(_up_matrices, filters, 1, bands[0].real.dtype)  # (B, 2, J)
     z = np.zeros((P, k_hi - k_lo, 2, Q), dtype=bands[0].dtype)
     a, b = max(0, first), min(n, k_hi)  # the coefficients that exist
     for m_b, y in zip(m, bands, strict=True):
@@ -515,7 +604,7 @@ def _filter_down_rows(x: np.ndarray, filters: np.ndarray, n_out: int,
     (P, _, _), (B, F) = x.shape, filters.shape
     T = _row_block(F)
     R = n_out // T  # full blocks; their windows end at 2TR + F - 2 <= 2 n_out + F - 2
-    w = _down_matrices(filters, T).astype(x.real.dtype)  # (B, 2T + F - 2, T)
+    w = _filter_matrix(_down_matrices, filters, T, x.real.dtype)  # (B, 2T + F - 2, T)
     windows = [_rows(x[p, :, 0], R, w.shape[1], 2 * T) for p in range(P)]  # (R, 2T + F - 2)
     outs = [[_rows(y[b, p, :, 0], R, T, T) for p in range(P)] for b in range(B)]  # (R, T)
 
@@ -548,7 +637,7 @@ def _filter_up_rows(bands: list, filters: np.ndarray, k0: int, T: int, z: np.nda
     """
     (P, _, _), J = bands[0].shape, (filters.shape[1] + 1) // 2
     n_blocks, K = z.shape[1] // (2 * T), T + J - 1
-    m = _up_matrices(filters, T).astype(bands[0].real.dtype)  # (B, 2T, K)
+    m = _filter_matrix(_up_matrices, filters, T, bands[0].real.dtype)  # (B, 2T, K)
     m = np.ascontiguousarray(np.swapaxes(m, 1, 2).reshape(-1, 2 * T))  # (B K, 2T)
     windows = [[_rows(y[p, k0 - J + 1 :, 0], n_blocks, K, T) for y in bands]
                for p in range(P)]  # per p and band (n_blocks, K)
@@ -571,6 +660,38 @@ def _device(x: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
+MOVE_MAX_Q = 1024  # a batch of signals with fewer channels is put side by side (_one_row)
+
+
+def _one_row(x: Any) -> np.ndarray | None:
+    """A NumPy batch ``x`` ``(P, N, Q)`` as one row of signals, ``(1, N, P Q)``.
+
+    The blocked path does one small matrix product per output position and
+    signal; with the ``P`` signals side by side it does one per position for
+    all of them: ``P`` times fewer, larger products. A free view when ``x`` is
+    stored ``(N, P, Q)`` (as the results of :func:`_from_one_row`, so a
+    multilevel transform copies its input once at most), else a copy --
+    made only while ``Q < MOVE_MAX_Q`` (with many channels the products are
+    large enough already). None for a single signal, a single channel (the
+    row path of :func:`_filter_down_rows` handles those), other backends.
+    """
+    if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1:
+        return None
+    P, N, Q = x.shape
+    s0, s1, s2 = x.strides
+    if s2 == x.itemsize and s0 == Q * s2:  # (P, Q) already side by side: a view
+        return as_strided(x, (1, N, P * Q), (0, s1, s2), writeable=False)
+    if Q >= MOVE_MAX_Q:
+        return None
+    return np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(1, N, P * Q)  # (1, N, P Q)
+
+
+def _from_one_row(y: np.ndarray, P: int) -> np.ndarray:
+    """Undo :func:`_one_row` on a result ``(..., 1, n, P Q)``: ``(..., P, n, Q)``, a view."""
+    *lead, _, n, pq = y.shape
+    return np.swapaxes(y.reshape(*lead, n, P, pq // P), -3, -2)
+
+
 def extend_filter_down(
     xp: Any, x: Any, filters: np.ndarray, n_out: int, left: int, right: int, mode: str
 ) -> Any:
@@ -582,13 +703,16 @@ def extend_filter_down(
     and last few read a short piece of padding + signal. Returns ``(B, P, n_out, Q)``.
     """
     (P, N, Q), (B, F) = x.shape, filters.shape
+    row = _one_row(x)
+    if row is not None:  # the P signals side by side: (1, N, P Q)
+        return _from_one_row(extend_filter_down(xp, row, filters, n_out, left, right, mode), P)
     o0 = -(-left // 2)  # first output whose window starts inside x
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
     if o1 <= o0 or not _use_blocked(xp, x):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
-    y = np.empty((B, P, n_out, Q), dtype=x.dtype)
+    y = new_bands(B, P, n_out, Q, x.dtype)
     _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
-    pad_l, pad_r = _pads(xp, x, left, right, mode)
+    pad_l, pad_r = _pads_finite(x, left, right, mode)  # (P, left, Q), (P, right, Q)
     if o0 > 0:  # padded samples [0, 2(o0 - 1) + F)
         head = xp.concat([pad_l, x[:, : 2 * (o0 - 1) + F - left]], axis=1)
         y[:, :, :o0] = filter_down(xp, head, filters, o0)
@@ -610,6 +734,10 @@ def filter_up_fold(
     to fold them onto the samples they padded. Returns ``(P, n, Q)``.
     """
     length = left + n + right
+    rows = [_one_row(b) for b in bands]
+    if all(r is not None for r in rows):  # the P signals side by side: (1, n, P Q)
+        fold = filter_up_fold(xp, rows, filters, n, left, right, mode)
+        return _from_one_row(fold, bands[0].shape[0])
     if not all(_use_blocked(xp, b) for b in bands):
         return extend_adjoint(xp, filter_up(xp, bands, filters, length), n, left, right, mode)
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
