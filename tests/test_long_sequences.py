@@ -231,6 +231,43 @@ def test_batches_side_by_side_give_the_same_coefficients() -> None:
     np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
 
 
+def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula() -> None:
+    """GELU by blocks of rows (NumPy) and torch's fused kernel (torch backend) give
+    the tanh formula and its derivative, written out plainly here."""
+    from wavelearn.backend import backend_of
+    from wavelearn.nn import GELU, layers
+
+    rng = np.random.default_rng(6)
+    x = 3.0 * rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 50 + 7, 50))  # > 3 blocks
+    dy = rng.standard_normal(x.shape)
+    c, a = np.sqrt(2.0 / np.pi), 0.044715
+    t = np.tanh(c * (x + a * x**3))
+    y_ref = 0.5 * x * (1.0 + t)
+    dx_ref = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * c * (1.0 + 3.0 * a * x**2))
+    layer = GELU()
+    assert len(layers.elementwise_blocks(x)) > 3
+    np.testing.assert_allclose(layer(x), y_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(layer.backward(dy), dx_ref, rtol=1e-12, atol=1e-13)
+    torch = pytest.importorskip("torch")
+    with wl.use_backend("torch"):
+        fused = GELU()
+        assert backend_of(torch.zeros(1)).gelu is not None
+        y, dx = fused(torch.tensor(x)), fused.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx.numpy(), dx_ref, rtol=1e-12, atol=1e-13)
+
+
+def test_dropout_keeps_a_fraction_1_minus_p_from_32_random_bits() -> None:
+    from wavelearn.nn import Dropout
+
+    for p in (0.1, 0.5, 0.9):
+        layer = Dropout(p, seed=1)
+        y = layer(np.ones((400, 500), dtype=np.float32))
+        assert abs(float(np.mean(y == 0)) - p) < 0.005
+        assert set(np.unique(y).tolist()) == {0.0, np.float32(1 / (1 - p))}
+    assert not np.any(Dropout(1.0, seed=0)(np.ones((3, 4))))
+
+
 # ---------------------------------------------------------------------------
 # The benchmark scripts of this issue still run (tiny shapes; nothing timed)
 # ---------------------------------------------------------------------------

@@ -50,6 +50,7 @@ class Backend:
     name: str = ""
     device: str = "cpu"
     xp: Any = None
+    gelu: Any = None  # fused tanh-GELU (``forward(x)``, ``backward(dy, x)``), or None
 
     @property
     def spec(self) -> str:

@@ -151,10 +151,15 @@ class GELU(Module):
     both passes run block by block over the rows (:func:`elementwise_blocks`):
     the temporaries of a block stay in the CPU cache, and the only full-size
     array is the result. ``tanh u`` is recomputed in backward rather than
-    kept (one activation less to store per token).
+    kept (one activation less to store per token). A backend with fused
+    kernels of its own (``Backend.gelu``: torch's) runs those instead.
     """
 
     def forward(self, x: Any) -> Any:
+        self.cache = {"x": x}
+        fused = backend_of(x).gelu  # the backend's own kernel (torch), else the formula
+        if fused is not None:
+            return fused.forward(x)
         xp = array_namespace(x)
         x2 = xp.reshape(x, (-1, x.shape[-1]))  # (M, H)
         blocks = elementwise_blocks(x2)
@@ -167,12 +172,14 @@ class GELU(Module):
                 y = p
             else:
                 y[rows] = p
-        self.cache = {"x": x}
         return xp.reshape(y, tuple(x.shape))  # (...)
 
     def backward(self, dy: Any) -> Any:
-        xp = array_namespace(dy)
         x = self.cache["x"]
+        fused = backend_of(x).gelu
+        if fused is not None:
+            return fused.backward(dy, x)
+        xp = array_namespace(dy)
         x2, dy2 = xp.reshape(x, (-1, x.shape[-1])), xp.reshape(dy, (-1, x.shape[-1]))  # (M, H)
         blocks = elementwise_blocks(x2)
         dx = xp.empty_like(x2) if len(blocks) > 1 else None
@@ -241,8 +248,7 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.cache = {"mask": None}
             return x
-        # float32 draws (24 random bits: plenty for a threshold) cost half of float64 ones
-        keep = self.rng.random(tuple(x.shape), dtype=np.float32) >= self.p  # (...) numpy bool
+        keep = self._keep(tuple(x.shape))  # (...) numpy bool
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         mask = cast_to(backend_of(x).asarray(keep), x.dtype)  # (...) 0/1 on x's backend
         mask *= scale  # (...) 0 or 1/(1-p)
@@ -252,6 +258,17 @@ class Dropout(Module):
     def backward(self, dy: Any) -> Any:
         mask = self.cache["mask"]
         return dy if mask is None else dy * mask
+
+    def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
+        r"""Which elements survive: :math:`u \ge p` for 32 uniform random bits :math:`u`
+        per element, read as a fraction of :math:`2^{32}` (the raw output of the
+        generator: less than half the cost of drawing floats)."""
+        if self.p >= 1.0:
+            return np.zeros(shape, dtype=bool)
+        n = math.prod(shape)
+        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]  # (n,)
+        threshold = np.uint32(min(round(self.p * 2**32), 2**32 - 1))
+        return (bits >= threshold).reshape(shape)
 
 
 def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:
