@@ -23,6 +23,8 @@ Run::
 
     python benchmarks/scaling.py --out docs/figures     # N up to 262,144 (minutes)
     python benchmarks/scaling.py --quick                 # N up to 16,384
+    python benchmarks/scaling.py --tokens 262144 --lengths 1024 16384 262144
+                                                         # same tokens per step, wavelet only
 
 Numbers are only printed, never asserted; on a machine shared with other
 processes they are noisy.
@@ -57,8 +59,8 @@ MODELS = ("wavelet", "attention")
 # ---------------------------------------------------------------------------
 
 
-def wavelet_step(n: int) -> Any:
-    """A training step of the wavelet transformer at length ``n`` (batch 1)."""
+def wavelet_step(n: int, batch: int = 1) -> Any:
+    """A training step of the wavelet transformer at length ``n`` (batch ``batch``)."""
     from wavelearn.models import WaveletTransformer
     from wavelearn.nn import CrossEntropyLoss
     from wavelearn.nn.block import iter_modules
@@ -68,7 +70,7 @@ def wavelet_step(n: int) -> Any:
                                num_classes=CLASSES, max_sequence_length=n, dropout=0.0,
                                seed=0).train()
     rng = np.random.default_rng(0)
-    ids, labels = rng.integers(0, VOCAB, (1, n)), rng.integers(0, CLASSES, (1,))
+    ids, labels = rng.integers(0, VOCAB, (batch, n)), rng.integers(0, CLASSES, (batch,))
     loss = CrossEntropyLoss()
 
     def step() -> None:
@@ -148,14 +150,14 @@ def _status_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def worker(model: str, n: int, repeat: int) -> dict[str, float]:
+def worker(model: str, n: int, repeat: int, batch: int = 1) -> dict[str, float]:
     """Seconds per step (min over ``repeat``) and the step's peak memory growth (bytes)."""
     if model == "attention":
         import torch
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or
                               min(2, os.cpu_count() or 1))
-    step = (wavelet_step if model == "wavelet" else attention_step)(n)
+    step = wavelet_step(n, batch) if model == "wavelet" else attention_step(n)
     step()  # warm-up: caches, first touch of the gradients
     if hasattr(step, "forget"):
         step.forget()
@@ -174,10 +176,11 @@ def worker(model: str, n: int, repeat: int) -> dict[str, float]:
     return {"seconds": best, "peak_bytes": peak}
 
 
-def measure(model: str, n: int, repeat: int, timeout: float) -> dict[str, Any]:
+def measure(model: str, n: int, repeat: int, timeout: float, batch: int = 1) -> dict[str, Any]:
     """Run :func:`worker` in a subprocess; ``{'error': why}`` when it fails or times out."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", model, str(n), str(repeat)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", model, str(n), str(repeat),
+           str(batch)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
                               check=False)
@@ -259,6 +262,25 @@ def print_table(results: dict[str, dict[int, dict]], lengths: list[int]) -> None
         print(f"attention stopped at N={first:,}: {stops[first]}")
 
 
+def same_tokens(lengths: list[int], tokens: int, repeat: int) -> None:
+    """Time per token of wavelet-model steps of ``tokens`` tokens at each length."""
+    print(f"\nWavelet model, {tokens:,} tokens per step (batch = tokens / N)")
+    print(f"{'N':>8} {'batch':>6} | {'step s':>8} {'us/token':>9} {'vs first':>8}")
+    first = None
+    for n in lengths:
+        if tokens % n:
+            print(f"{n:>8,}: {tokens:,} tokens are not a whole number of sequences")
+            continue
+        r = measure("wavelet", n, repeat, timeout=3600, batch=tokens // n)
+        if "error" in r:
+            print(f"{n:>8,} {tokens // n:>6} | {r['error']}")
+            continue
+        per = r["seconds"] / tokens
+        first = first or per
+        print(f"{n:>8,} {tokens // n:>6} | {r['seconds']:8.2f} {1e6 * per:9.2f} "
+              f"{per / first:8.2f}", flush=True)
+
+
 def plot(results: dict[str, dict[int, dict]], path: Path) -> None:
     import matplotlib
     import matplotlib.ticker
@@ -310,13 +332,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="skip a step predicted to take longer (default 120)")
     parser.add_argument("--repeat", type=int, default=2, help="timed steps up to N=16,384")
     parser.add_argument("--out", type=Path, help="folder for scaling.json and scaling.png")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--tokens", type=int, metavar="T",
+                        help="instead: the wavelet model only, T tokens per step "
+                             "(batch T / N), to see that time per token does not grow with N")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        model, n, repeat = args.worker
-        print(json.dumps(worker(model, int(n), int(repeat))))
+        model, n, repeat, batch = args.worker
+        print(json.dumps(worker(model, int(n), int(repeat), int(batch))))
         return
     lengths = args.lengths or (QUICK_LENGTHS if args.quick else LENGTHS)
+    if args.tokens:
+        same_tokens(lengths, args.tokens, args.repeat)
+        return
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; python "
           f"{platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs "
           "(timings are noisy on a shared machine)")

@@ -257,6 +257,22 @@ def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula() -> None:
     np.testing.assert_allclose(dx.numpy(), dx_ref, rtol=1e-12, atol=1e-13)
 
 
+def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
+    from wavelearn.nn import LayerNorm, layers
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40))
+    dy = rng.standard_normal(x.shape)
+    blocked = LayerNorm(40, dtype="float64")
+    assert len(layers.elementwise_blocks(x)) > 3
+    y, dx = blocked(x), blocked.backward(dy)
+    monkeypatch.setattr(layers, "ELEMENTWISE_BLOCK", 1 << 40)
+    whole = LayerNorm(40, dtype="float64")
+    np.testing.assert_allclose(y, whole(x), rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(dx, whole.backward(dy), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(blocked.weight.grad, whole.weight.grad, rtol=1e-13)
+
+
 def test_dropout_keeps_a_fraction_1_minus_p_from_32_random_bits() -> None:
     from wavelearn.nn import Dropout
 

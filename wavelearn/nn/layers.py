@@ -108,25 +108,49 @@ class LayerNorm(Module):
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., D)
-        mean = xp.mean(x, axis=-1, keepdims=True)  # (..., 1)
-        xc = x - mean  # (..., D)
-        var = xp.mean(xc * xc, axis=-1, keepdims=True)  # (..., 1)
-        rstd = 1.0 / xp.sqrt(var + self.eps)  # (..., 1)
-        xhat = xc * rstd  # (..., D)
-        self.cache = {"xhat": xhat, "rstd": rstd}
-        return xhat * self.weight.data + self.bias.data  # (..., D)
+        x2 = xp.reshape(x, (-1, self.dim))  # (M, D)
+        blocks = elementwise_blocks(x2)  # rows in pieces that stay in cache (as GELU)
+        if len(blocks) == 1:
+            y, xhat, rstd = self._normalize(xp, x2)
+        else:
+            y, xhat = xp.empty_like(x2), xp.empty_like(x2)
+            rstd = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
+            for rows in blocks:
+                y[rows], xhat[rows], rstd[rows] = self._normalize(xp, x2[rows])
+        self.cache = {"xhat": xhat, "rstd": rstd}  # (M, D), (M, 1)
+        return xp.reshape(y, tuple(x.shape))  # (..., D)
+
+    def _normalize(self, xp: Any, x: Any) -> tuple[Any, Any, Any]:
+        """``(y, xhat, rstd)`` of rows ``x`` ``(m, D)`` (the formulas above)."""
+        mean = xp.mean(x, axis=-1, keepdims=True)  # (m, 1)
+        xc = x - mean  # (m, D)
+        var = xp.mean(xc * xc, axis=-1, keepdims=True)  # (m, 1)
+        rstd = 1.0 / xp.sqrt(var + self.eps)  # (m, 1)
+        xhat = xc * rstd  # (m, D)
+        return xhat * self.weight.data + self.bias.data, xhat, rstd
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (..., D)
-        xhat, rstd = self.cache["xhat"], self.cache["rstd"]
+        xhat, rstd = self.cache["xhat"], self.cache["rstd"]  # (M, D), (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
-        self.weight.accumulate_grad(xp.sum(dy2 * xp.reshape(xhat, (-1, self.dim)), axis=0))
+        self.weight.accumulate_grad(xp.sum(dy2 * xhat, axis=0))  # (D,)
         self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
-        g = dy * self.weight.data  # (..., D)
-        g_mean = xp.mean(g, axis=-1, keepdims=True)  # (..., 1)
-        gx_mean = xp.mean(g * xhat, axis=-1, keepdims=True)  # (..., 1)
-        return rstd * (g - g_mean - xhat * gx_mean)  # (..., D)
+        blocks = elementwise_blocks(dy2)
+        if len(blocks) == 1:
+            dx = self._input_grad(xp, dy2, xhat, rstd)
+        else:
+            dx = xp.empty_like(dy2)
+            for rows in blocks:
+                dx[rows] = self._input_grad(xp, dy2[rows], xhat[rows], rstd[rows])
+        return xp.reshape(dx, tuple(dy.shape))  # (..., D)
+
+    def _input_grad(self, xp: Any, dy: Any, xhat: Any, rstd: Any) -> Any:
+        r""":math:`r(g - \bar g - \hat x\,\overline{g \hat x})` for rows ``(m, D)``."""
+        g = dy * self.weight.data  # (m, D)
+        g_mean = xp.mean(g, axis=-1, keepdims=True)  # (m, 1)
+        gx_mean = xp.mean(g * xhat, axis=-1, keepdims=True)  # (m, 1)
+        return rstd * (g - g_mean - xhat * gx_mean)  # (m, D)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -248,16 +272,20 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.cache = {"mask": None}
             return x
-        keep = self._keep(tuple(x.shape))  # (...) numpy bool
+        keep = backend_of(x).asarray(self._keep(tuple(x.shape)))  # (...) bool, x's backend
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        mask = cast_to(backend_of(x).asarray(keep), x.dtype)  # (...) 0/1 on x's backend
-        mask *= scale  # (...) 0 or 1/(1-p)
-        self.cache = {"mask": mask}
-        return x * mask
+        self.cache = {"mask": keep, "scale": scale}  # a bool mask: 1 byte per element
+        y = x * keep  # (...)
+        y *= scale  # (...) x m / (1 - p)
+        return y
 
     def backward(self, dy: Any) -> Any:
-        mask = self.cache["mask"]
-        return dy if mask is None else dy * mask
+        keep = self.cache["mask"]
+        if keep is None:
+            return dy
+        dx = dy * keep  # (...)
+        dx *= self.cache["scale"]
+        return dx
 
     def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
         r"""Which elements survive: :math:`u \ge p` for 32 uniform random bits :math:`u`
@@ -265,10 +293,14 @@ class Dropout(Module):
         generator: less than half the cost of drawing floats)."""
         if self.p >= 1.0:
             return np.zeros(shape, dtype=bool)
-        n = math.prod(shape)
-        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]  # (n,)
+        n, step = math.prod(shape), 1 << 16  # in pieces: the random words stay in cache
         threshold = np.uint32(min(round(self.p * 2**32), 2**32 - 1))
-        return (bits >= threshold).reshape(shape)
+        keep = np.empty(n, dtype=bool)
+        for start in range(0, n, step):
+            m = min(step, n - start)
+            bits = self.rng.bit_generator.random_raw((m + 1) // 2).view(np.uint32)[:m]
+            np.greater_equal(bits, threshold, out=keep[start : start + m])
+        return keep.reshape(shape)
 
 
 def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:
