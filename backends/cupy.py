@@ -49,6 +49,12 @@ class CupyBackend(Backend):
             x, shape=shape, strides=tuple(s * item for s in strides)
         )
 
+    def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
+        import cupyx
+
+        cupyx.scatter_add(target, idx, values)
+        return target
+
 
 def load(device: str | None) -> CupyBackend:
     try:

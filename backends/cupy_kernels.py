@@ -6,12 +6,12 @@ read; each kernel has a NumPy reference among wavelearn's own functions:
 =============================  ========================================================
 wrapper                        NumPy reference
 =============================  ========================================================
-:func:`dwt`, :func:`idwt`      ``wavelearn.transforms._dwt3`` / ``_idwt3`` (= PyWavelets)
+:func:`dwt`, :func:`idwt`      ``wavelearn.dwt.transforms._dwt3`` / ``_idwt3`` (= PyWavelets)
 :func:`wavedec`,               ``wavelearn.wavedec`` / ``waverec`` along axis 1
 :func:`waverec`
 :func:`mixing_forward`,        ``WaveletMixing(mixing_mode='pointwise').forward`` /
 :func:`mixing_backward`        ``.backward`` (one fused launch each)
-:func:`causal_analysis`,       ``wavelearn.nn.mixing.causal_analysis`` /
+:func:`causal_analysis`,       ``wavelearn.dwt.causal.causal_analysis`` /
 :func:`causal_analysis_adjoint`  ``causal_analysis_adjoint``
 =============================  ========================================================
 
@@ -39,7 +39,7 @@ C-contiguous (a copy only if they are not).
 **Launchers.** The wrappers build their arguments and launch configurations
 themselves and hand them to a *launcher*: :class:`CupyLauncher` by default
 (``cupy`` arrays on the current device). The test-suite passes a CPU launcher
-instead (``tests/cuda_harness``), which runs the very same CUDA sources
+instead (``tests/backends/cuda_harness``), which runs the very same CUDA sources
 compiled with g++ on NumPy arrays -- so this module imports CuPy only when a
 CuPy launcher is made, and the launch planning below is tested without a GPU.
 """
@@ -55,9 +55,10 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import transforms as tr
 from wavelearn.backend import array_namespace
-from wavelearn.wavelets import MODES, Wavelet, as_wavelet, check_mode
+from wavelearn.dwt import causal as reference_causal
+from wavelearn.dwt import transforms as tr
+from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
 CU_FILES = ("dwt.cu", "mixing.cu", "causal.cu")
@@ -357,7 +358,7 @@ def dwt(x: Any, wavelet: Any, mode: str = "symmetric", *, launcher: Any = None
     x = _contiguous(L, x)
     B, N, D = x.shape
     filters, left, _, n_out = tr._analysis(w, mode, N)  # (2, Fa) correlation form
-    f = L.filters(("dwt", w.name, mode == "periodization"), filters, x.dtype)
+    f = L.filters(("dwt", w, mode == "periodization"), filters, x.dtype)
     ca, cd = L.empty((B, n_out, D), x.dtype), L.empty((B, n_out, D), x.dtype)
     grid, block = rows_plan(D, B * n_out, L.max_grid_y)
     args = (x, f, ca, cd, _i32(B), _i32(N), _i32(D), _i32(n_out), _i32(filters.shape[1]),
@@ -391,7 +392,7 @@ def idwt(ca: Any, cd: Any, wavelet: Any, mode: str = "symmetric", *, launcher: A
         _fallback(why)
         return tr.idwt(ca, cd, w, mode, axis=1)
     ca, cd = _contiguous(L, ca), _contiguous(L, cd)
-    f = L.filters(("idwt", w.name), tr._synthesis(w), ca.dtype)
+    f = L.filters(("idwt", w), tr._synthesis(w), ca.dtype)
     y = L.empty((B, n_y, D), ca.dtype)
     grid, block = rows_plan(D, B * n_y, L.max_grid_y)
     args = (ca, cd, f, y, _i32(B), _i32(n), _i32(D), _i32(n_y), _i32(F), _i32(periodization))
@@ -514,7 +515,7 @@ def mixing_backward(x: Any, dy: Any, weight: Any, wavelet: Any = "db4", levels: 
     weight = _contiguous(L, weight, dtype)
     B, N, D = x.shape
     K = levels + 1
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     dx = L.empty((B, N, D), dtype)
     dw_part = L.empty((B, K, D), dtype)
     args = (x, dy, filt, weight, dx, dw_part, _i32(B), _i32(N), _i32(D), _i32(levels),
@@ -529,7 +530,7 @@ def _launch_mix(L: Any, plan: FusedPlan, x: Any, weight: Any, w: Wavelet, levels
     dtype = x.dtype
     x, weight = _contiguous(L, x), _contiguous(L, weight, dtype)
     B, N, D = x.shape
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     y = L.empty((B, N, D), dtype)
     args = (x, filt, weight, y, _i32(B), _i32(N), _i32(D), _i32(levels), _i32(w.dec_len),
             _i32(int(adjoint)))
@@ -587,9 +588,9 @@ def _as_float(x: Any) -> Any:
 
 def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any = None
                     ) -> list[Any]:
-    r"""``wavelearn.nn.mixing.causal_analysis``: ``[a_J, d_J, ..., d_1]``, each
+    r"""``wavelearn.dwt.causal.causal_analysis``: ``[a_J, d_J, ..., d_1]``, each
     ``(B, N, D)`` (views into one ``(K, B, N, D)`` array), one launch per level.
-    ``lowpass`` is the normalised scaling filter (``mixing.causal_lowpass``)."""
+    ``lowpass`` is the normalised scaling filter (``wavelearn.dwt.causal_lowpass``)."""
     L = _launcher(launcher)
     x = _check3d(L, x, "x")
     h = np.asarray(lowpass, dtype=np.float64)
@@ -598,9 +599,7 @@ def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any =
     if _kernel_dtype(x) is None or h.ndim != 1 or (len(h) - 1) * 2 ** (levels - 1) >= 2**31:
         _fallback(f"the causal kernels do not cover dtype {x.dtype} / filter {h.shape} / "
                   f"{levels} levels")
-        from wavelearn.nn.mixing import causal_analysis as generic
-
-        return generic(array_namespace(x), x, h, levels)
+        return reference_causal.causal_analysis(array_namespace(x), x, h, levels)
     x = _contiguous(L, x)
     B, N, D = x.shape
     K = levels + 1
@@ -622,7 +621,7 @@ def causal_analysis(x: Any, lowpass: np.ndarray, levels: int, *, launcher: Any =
 
 
 def causal_analysis_adjoint(dbands: Any, lowpass: np.ndarray, *, launcher: Any = None) -> Any:
-    r"""``wavelearn.nn.mixing.causal_analysis_adjoint``: the gradient of ``x`` from
+    r"""``wavelearn.dwt.causal.causal_analysis_adjoint``: the gradient of ``x`` from
     the gradients of ``[a_J, d_J, ..., d_1]`` (a list, or one ``(K, B, N, D)`` array)."""
     L = _launcher(launcher)
     bands = [_check3d(L, g, f"dbands[{k}]") for k, g in enumerate(dbands)]
@@ -636,9 +635,7 @@ def causal_analysis_adjoint(dbands: Any, lowpass: np.ndarray, *, launcher: Any =
     if (_kernel_dtype(bands[0]) is None or any(g.dtype != dtype for g in bands)
             or h.ndim != 1 or (len(h) - 1) * 2 ** (levels - 1) >= 2**31):
         _fallback("the causal kernels do not cover these bands (dtype or filter)")
-        from wavelearn.nn.mixing import causal_analysis_adjoint as generic
-
-        return generic(array_namespace(bands[0]), list(bands), h)
+        return reference_causal.causal_analysis_adjoint(array_namespace(bands[0]), list(bands), h)
     bands = [_contiguous(L, g) for g in bands]
     B, N, D = shape
     f = L.filters(("causal", h.tobytes()), h, dtype)

@@ -31,6 +31,10 @@ class NumpyBackend(Backend):
             x, shape=shape, strides=tuple(s * item for s in strides), writeable=False
         )
 
+    def scatter_add_rows(self, target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> Any:
+        np.add.at(target, idx, values)  # unbuffered: repeated indices accumulate
+        return target
+
 
 def load(device: str | None) -> NumpyBackend:
     return NumpyBackend()

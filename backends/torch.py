@@ -43,6 +43,9 @@ class TorchBackend(Backend):
     def as_strided(self, x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
         return x.as_strided(shape, strides)
 
+    def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
+        return target.index_add_(0, idx, values)
+
     @property
     def gelu(self) -> Any:
         """torch's own tanh-GELU kernels (one pass each way; ``wavelearn.nn.GELU`` uses them)."""

@@ -1,6 +1,6 @@
 """Benchmark: tokens per second of one training step on each backend, side by side.
 
-The step is :meth:`wavelearn.train.Trainer.train_step` -- forward,
+The step is :meth:`wavelearn.training.trainer.Trainer.train_step` -- forward,
 cross-entropy, the hand-written backward, gradient clipping and AdamW -- of
 
 * ``default``: the model ``wavelearn train`` trains without arguments (FordA's
@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.tasks import TaskData
-from wavelearn.train import TASK_DEFAULTS, TrainConfig, Trainer
+from wavelearn.training.config import TrainConfig
+from wavelearn.training.tasks import TASK_DEFAULTS, TaskData
+from wavelearn.training.trainer import Trainer
 
 FORDA = TASK_DEFAULTS["forda"]
 SIZES = {  # name -> (batch, steps of the sequence, samples per step, model overrides)

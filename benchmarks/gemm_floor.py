@@ -56,7 +56,6 @@ import wavelearn  # noqa: E402
 from wavelearn.backend import use_backend  # noqa: E402
 from wavelearn.models import WaveletTransformer  # noqa: E402
 from wavelearn.nn import CrossEntropyLoss, Linear  # noqa: E402
-from wavelearn.nn.block import iter_modules  # noqa: E402
 
 CASES = ("model", "default", "seed")
 TARGETS = {"model": 1.5, "default": 2.0, "seed": 1.3}
@@ -72,7 +71,7 @@ def gemm_shapes(modules: list, backward: bool) -> list[tuple[int, int, int]]:
     last step: ``(m, k) @ (k, n)``. Call after a step (the caches hold the inputs)."""
     shapes = []
     for root in modules:
-        for layer in iter_modules(root):
+        for layer in root.modules():
             if not isinstance(layer, Linear) or "x" not in layer.cache:
                 continue
             rows = math.prod(layer.cache["x"].shape[:-1])
@@ -138,8 +137,9 @@ def model_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
 
 def default_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
     """One ``Trainer.train_step`` of the ``wavelearn train`` default (FordA-shaped data)."""
-    from wavelearn.tasks import TaskData
-    from wavelearn.train import TASK_DEFAULTS, TrainConfig, Trainer
+    from wavelearn.training.config import TrainConfig
+    from wavelearn.training.tasks import TASK_DEFAULTS, TaskData
+    from wavelearn.training.trainer import Trainer
 
     forda = TASK_DEFAULTS["forda"]
     batch, length, features = forda["training"]["batch_size"], 100, 5

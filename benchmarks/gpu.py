@@ -58,8 +58,8 @@ except ImportError:  # a plain checkout: wavelearn.backends only exists once ins
     sys.exit("benchmarks/gpu.py needs wavelearn installed (pip install -e .) or on "
              "PYTHONPATH with backends/ as wavelearn.backends (see benchmarks/gpu_check.sh)")
 
+from wavelearn.dwt.wavelets import as_wavelet  # noqa: E402
 from wavelearn.nn.mixing import WaveletMixing  # noqa: E402
-from wavelearn.wavelets import as_wavelet  # noqa: E402
 
 SHAPES = [(32, 512, 768), (256, 512, 768)]
 QUICK_SHAPES = [(8, 512, 256)]

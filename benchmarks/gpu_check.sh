@@ -14,7 +14,7 @@
 #
 # Steps, each with its own time limit, all output into RESULTS_DIR:
 #   1. versions: GPU, driver, python, cupy, torch, numpy, pywt  -> env.txt
-#   2. pytest -m gpu tests/test_cuda_kernels.py (GPU parity)    -> pytest_gpu.log
+#   2. pytest -m gpu tests/backends/test_cuda_kernels.py (GPU parity)    -> pytest_gpu.log
 #   3. python benchmarks/gpu.py                                  -> bench.log, gpu_bench.json
 #   4. python benchmarks/backends.py (training step tokens/s:
 #      numpy, torch:cuda, cupy)                                  -> backends.log, backends_bench.json
@@ -124,7 +124,7 @@ EOF
 # -P: no current directory on sys.path, so that `wavelearn` is the one arranged
 # above; -o addopts= drops the project's '-m "not slow"' so that '-m gpu' selects.
 step "pytest -m gpu" 150 "$RESULTS/pytest_gpu.log" \
-    "$PY" -P -m pytest tests/test_cuda_kernels.py -m gpu -v -rs -o addopts= -p no:cacheprovider \
+    "$PY" -P -m pytest tests/backends/test_cuda_kernels.py -m gpu -v -rs -o addopts= -p no:cacheprovider \
     ${GPU_CHECK_PYTEST_ARGS:-}
 
 # --- 3. benchmark ---------------------------------------------------------------

@@ -68,7 +68,6 @@ from torch_reference import check_matches_wavelearn, from_wavelearn  # noqa: E40
 import wavelearn  # noqa: E402
 from wavelearn.models import WaveletTransformer  # noqa: E402
 from wavelearn.nn import CrossEntropyLoss  # noqa: E402
-from wavelearn.nn.block import iter_modules  # noqa: E402
 
 CONFIG = dict(vocab_size=1000, hidden_dim=256, num_layers=4, wavelet="db4", levels=3,
               num_classes=10, max_sequence_length=4096, dropout=0.0)
@@ -212,7 +211,7 @@ def memory_worker(library: str, n: int, checkpointing: bool) -> dict[str, float]
 
     step()  # warm-up: lazy imports, filter caches, first-touch of gradients
     if library == "wavelearn":  # drop what the warm-up left behind: caches, gradients
-        for m in iter_modules(model):
+        for m in model.modules():
             m.cache = {}
         loss.cache = {}
         for p in model.parameters():

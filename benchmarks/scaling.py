@@ -63,7 +63,6 @@ def wavelet_step(n: int, batch: int = 1) -> Any:
     """A training step of the wavelet transformer at length ``n`` (batch ``batch``)."""
     from wavelearn.models import WaveletTransformer
     from wavelearn.nn import CrossEntropyLoss
-    from wavelearn.nn.block import iter_modules
 
     model = WaveletTransformer(vocab_size=VOCAB, hidden_dim=D, num_layers=LAYERS,
                                ffn_hidden_dim=FFN, levels=3, wavelet="db4",
@@ -80,7 +79,7 @@ def wavelet_step(n: int, batch: int = 1) -> Any:
         model.backward(loss.backward())
 
     def forget() -> None:  # what a step leaves behind (torch frees its graph by itself)
-        for m in iter_modules(model):
+        for m in model.modules():
             m.cache = {}
         loss.cache = {}
         for p in model.parameters():
@@ -252,10 +251,11 @@ def print_table(results: dict[str, dict[int, dict]], lengths: list[int]) -> None
     base = 4096 if 4096 in w else min(w)
     longest = max(n for n in w if "seconds" in w[n])
     if "seconds" in w.get(base, {}) and longest != base:
+        memory = (f"{(w[longest]['peak_bytes'] / longest) / (w[base]['peak_bytes'] / base):.2f}"
+                  if w[base]["peak_bytes"] > 0 else "-")
         print(f"wavelet, N={longest:,} vs N={base:,}: time per token x"
               f"{(w[longest]['seconds'] / longest) / (w[base]['seconds'] / base):.2f}, "
-              f"memory per token x"
-              f"{(w[longest]['peak_bytes'] / longest) / (w[base]['peak_bytes'] / base):.2f}")
+              f"memory per token x{memory}")
     stops = {n: r["error"] for n, r in results["attention"].items() if "error" in r}
     if stops:
         first = min(stops)

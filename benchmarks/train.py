@@ -5,14 +5,15 @@ budget, side by side:
 
 * **wavelearn**: :class:`~wavelearn.models.WaveletTransformer` (the LM:
   :class:`~wavelearn.models.WaveletDecoder`) with the task's defaults from
-  ``wavelearn.train.TASK_DEFAULTS``, trained by :class:`wavelearn.train.Trainer`
+  ``wavelearn.training.tasks.TASK_DEFAULTS``, trained by
+  :class:`wavelearn.training.trainer.Trainer`
   (NumPy backend, hand-written backward passes);
 * **attention**: a PyTorch ``nn.TransformerEncoder`` with the same hidden size,
   number of layers, FFN width, dropout, pre-norm blocks, GELU, positional
   encoding, pooling and head (causal mask for the LM), trained by torch
   autograd with the same optimizer (AdamW), schedule (warm-up + cosine),
   gradient clipping, batch size and batch order;
-* **baseline**: the task's simple baseline from :func:`wavelearn.tasks.baselines`
+* **baseline**: the task's simple baseline from :meth:`wavelearn.training.tasks.Task.baselines`
   (majority class and NumPy logistic regression; a character 5-gram for the LM).
 
 Both models are given ``--budget-seconds`` of training (evaluation not
@@ -48,8 +49,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from wavelearn import tasks  # noqa: E402
-from wavelearn import train as wt  # noqa: E402
+from wavelearn.training import batches as wbatches  # noqa: E402
+from wavelearn.training import config as wconfig  # noqa: E402
+from wavelearn.training import tasks  # noqa: E402
+from wavelearn.training import trainer as wt  # noqa: E402
 
 DEFAULT_TASKS = ("forda", "imdb", "shakespeare")
 DEFAULT_BUDGETS = {"shakespeare": 600.0}
@@ -78,39 +81,39 @@ class Result:
 # --------------------------------------------------------------------------- data
 
 
-def prepare(task: str, quick: bool) -> tuple[wt.TrainConfig, dict[str, Any], tasks.TaskData]:
+def prepare(task: str, quick: bool) -> tuple[wconfig.TrainConfig, dict[str, Any], tasks.TaskData]:
     """The task's default run config and data (small slices with ``quick``)."""
     limits = {}
     if quick:
         limits = ({"limit_train": 200_000, "limit_test": 20_000} if task == "shakespeare"
                   else {"limit_train": 512, "limit_test": 256})
-    config, model = wt.resolve_configs(task, None, {"compute_baselines": False, **limits})
-    return config, model, wt.prepare_data(config)
+    config, model = wconfig.resolve_configs(task, None, {"compute_baselines": False, **limits})
+    return config, model, tasks.get_task(config.task).data_for(config)
 
 
-def batches(data: tasks.TaskData, config: wt.TrainConfig) -> Iterator[dict[str, np.ndarray]]:
+def batches(data: tasks.TaskData, config: wconfig.TrainConfig) -> Iterator[dict[str, np.ndarray]]:
     """Training batches (NumPy) for the torch model, in the trainer's order: shuffled
     epochs (length-bucketed as the config says) / random LM windows."""
     batch_size, rng = config.batch_size, np.random.default_rng([config.seed, 11])
     while True:
         if data.kind == "lm":
             starts = rng.integers(0, data.train_x.size - data.seq_len, size=batch_size)
-            inputs, targets = tasks.lm_windows(data.train_x, starts, data.seq_len)
+            inputs, targets = wbatches.lm_windows(data.train_x, starts, data.seq_len)
             yield {"input_ids": inputs, "targets": targets}
             continue
         perm = rng.permutation(data.num_train)
         if config.bucket_batches and data.train_mask is not None:
-            perm = wt.bucketed_order(perm, data.train_mask.sum(axis=1), batch_size,
-                                     config.bucket_batches, rng)
+            perm = wbatches.bucketed_order(perm, data.train_mask.sum(axis=1), batch_size,
+                                           config.bucket_batches, rng)
         for i in range(max(1, data.num_train // batch_size)):
             index = perm[i * batch_size:(i + 1) * batch_size]
-            yield wt.classification_batch(data, "train", index)
+            yield wbatches.classification_batch(data, "train", index)
 
 
 # --------------------------------------------------------------------------- wavelearn
 
 
-def run_wavelearn(config: wt.TrainConfig, model: dict[str, Any], data: tasks.TaskData,
+def run_wavelearn(config: wconfig.TrainConfig, model: dict[str, Any], data: tasks.TaskData,
                   budget: float) -> Result:
     """Train a wavelearn model for ``budget`` seconds; evaluate on the test split."""
     probe = wt.Trainer(dataclasses.replace(config, steps=10**6), model, data)
@@ -208,7 +211,7 @@ def _torch_inputs(batch: dict[str, np.ndarray]) -> tuple[Any, Any]:
     return torch.as_tensor(batch["input_ids"]), None if mask is None else torch.as_tensor(mask)
 
 
-def run_torch(config: wt.TrainConfig, model_config: dict[str, Any], data: tasks.TaskData,
+def run_torch(config: wconfig.TrainConfig, model_config: dict[str, Any], data: tasks.TaskData,
               budget: float) -> Result:
     """Train the attention transformer for ``budget`` seconds; evaluate on the test split."""
     import torch
@@ -247,7 +250,7 @@ def run_torch(config: wt.TrainConfig, model_config: dict[str, Any], data: tasks.
                   done, seconds)
 
 
-def _torch_optimizer(net: Any, config: wt.TrainConfig, steps: int) -> tuple[Any, Any]:
+def _torch_optimizer(net: Any, config: wconfig.TrainConfig, steps: int) -> tuple[Any, Any]:
     """AdamW (decay on matrices only) and the warm-up + cosine schedule of the Trainer."""
     import torch
 
@@ -274,10 +277,10 @@ def evaluate_torch(net: Any, data: tasks.TaskData, batch_size: int) -> tuple[str
     net.eval()
     with torch.no_grad():
         if data.kind == "lm":
-            starts = tasks.lm_eval_starts(data.test_x.size, data.seq_len, LM_EVAL_CHARS)
+            starts = wbatches.lm_eval_starts(data.test_x.size, data.seq_len, LM_EVAL_CHARS)
             total = 0.0
             for i in range(0, starts.size, batch_size):
-                inputs, targets = tasks.lm_windows(data.test_x, starts[i:i + batch_size],
+                inputs, targets = wbatches.lm_windows(data.test_x, starts[i:i + batch_size],
                                                    data.seq_len)
                 logits = net(torch.as_tensor(inputs))
                 total += float(torch.nn.functional.cross_entropy(
@@ -287,7 +290,7 @@ def evaluate_torch(net: Any, data: tasks.TaskData, batch_size: int) -> tuple[str
         correct = 0
         for i in range(0, data.test_x.shape[0], batch_size):
             index = np.arange(i, min(i + batch_size, data.test_x.shape[0]))
-            batch = wt.classification_batch(data, "test", index)
+            batch = wbatches.classification_batch(data, "test", index)
             logits = net(*_torch_inputs(batch))
             correct += int((logits.argmax(dim=-1).numpy() == batch["targets"]).sum())
         return "accuracy", correct / data.test_x.shape[0]
@@ -402,7 +405,7 @@ def run_task(task: str, budget: float, quick: bool) -> list[Result]:
           f"({time.perf_counter() - t0:.1f} s); budget {budget:.0f} s per model", flush=True)
     out = []
     t0 = time.perf_counter()
-    for name, value in tasks.baselines(data).items():
+    for name, value in tasks.get_task(data.name).baselines(data).items():
         metric = "bpc" if data.kind == "lm" else "accuracy"
         out.append(Result(task, f"baseline {name}", metric, value, None, None,
                           time.perf_counter() - t0))

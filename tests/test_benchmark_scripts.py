@@ -41,10 +41,11 @@ def test_backends_benchmark_reports_a_backend_that_cannot_run(capsys) -> None:
 
 
 def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
-    from wavelearn import train as wt
+    from wavelearn.training import config as wconfig
+    from wavelearn.training import trainer as wt
 
     bench = load("train")
-    config, model = wt.resolve_configs(
+    config, model = wconfig.resolve_configs(
         "rotten_tomatoes", None,
         {"limit_train": 48, "limit_test": 8, "max_seq_len": 16, "vocab_size": 300,
          "batch_size": 8, "length_multiple": 4, "bucket_batches": 2, "steps": 12,
@@ -57,3 +58,14 @@ def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
         assert expected.keys() == got.keys()
         for key in expected:
             np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+
+
+def test_generate_benchmark_prints_the_three_paths(capsys) -> None:
+    pytest.importorskip("torch")
+    bench = load("generate")
+    assert bench.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "streaming" in out and "torch KV" in out and "full/stream" in out
+    errors = dict(part.rsplit(" ", 1) for part in out.split("max |diff| / max(1, |logit|): ")[1]
+                  .splitlines()[0].split(", "))
+    assert float(errors["float64"]) < 1e-12 and float(errors["float32"]) < 1e-5

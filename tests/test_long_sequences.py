@@ -25,7 +25,7 @@ import pytest
 import pywt
 
 import wavelearn as wl
-from wavelearn import filterbank as fb
+from wavelearn.dwt import filterbank as fb
 from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer
 from wavelearn.nn import CrossEntropyLoss
 
@@ -273,8 +273,12 @@ def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
     np.testing.assert_allclose(blocked.weight.grad, whole.weight.grad, rtol=1e-13)
 
 
-def test_dropout_keeps_a_fraction_1_minus_p_from_32_random_bits() -> None:
+def test_dropout_masks_drawn_in_pieces_equal_one_draw() -> None:
     from wavelearn.nn import Dropout
+
+    shape = (70, 1000)  # more than one piece
+    keep = Dropout(0.3, seed=5)._keep(shape)
+    np.testing.assert_array_equal(keep, np.random.default_rng(5).random(shape) >= 0.3)
 
     for p in (0.1, 0.5, 0.9):
         layer = Dropout(p, seed=1)

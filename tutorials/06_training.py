@@ -19,9 +19,9 @@
 # **FordA** engine recordings (500 samples each, two classes), using the
 # same code as `wavelearn train`:
 #
-# * `wavelearn.tasks.prepare_task` loads and normalises the series and cuts
+# * `wavelearn.training.tasks.prepare_task` loads and normalises the series and cuts
 #   each one into $L$ patches of $P$ samples, $x \in \mathbb R^{n \times L \times P}$;
-# * `wavelearn.train.Trainer` adds a learned projection $\mathrm{Linear}(P, D)$
+# * `wavelearn.training.trainer.Trainer` adds a learned projection $\mathrm{Linear}(P, D)$
 #   in front of the model (the series enters as `inputs_embeds`), and runs
 #   AdamW with a warm-up + cosine schedule.
 #
@@ -55,8 +55,9 @@ from torch import nn
 
 from wavelearn.models import WaveletTransformer
 from wavelearn.nn import CrossEntropyLoss
-from wavelearn.tasks import prepare_task
-from wavelearn.train import TASK_DEFAULTS, TrainConfig, Trainer
+from wavelearn.training.config import TrainConfig
+from wavelearn.training.tasks import TASK_DEFAULTS, prepare_task
+from wavelearn.training.trainer import Trainer
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a notebook
 QUICK = bool(os.environ.get("WAVELEARN_TUTORIAL_QUICK"))
@@ -129,7 +130,7 @@ print(f"wavelearn: test accuracy {final['accuracy']:.3f} on {final['examples']} 
 print("baselines:", {k: round(v, 3) for k, v in trainer.baselines.items()})
 
 # %% [markdown]
-# The baselines come from `wavelearn.tasks.baselines`: always predicting the
+# The baselines come from `wavelearn.training.baselines`: always predicting the
 # most frequent training class, and a multinomial logistic regression on the
 # flattened series. FordA's classes differ in *when* and *how* the signal
 # oscillates, not in the value at any fixed time, so a linear model on raw

@@ -35,7 +35,7 @@ import numpy as np
 
 from wavelearn.nn.mixing import (CausalWaveletMixing, WaveletMixing, causal_analysis,
                                  causal_lowpass)
-from wavelearn.train import Trainer, TrainConfig
+from wavelearn.training.trainer import Trainer, TrainConfig
 
 QUICK = os.environ.get("WAVELEARN_TUTORIAL_QUICK") == "1"
 plt.rcParams.update({"figure.dpi": 70, "figure.figsize": (8, 3), "axes.grid": True})
@@ -110,10 +110,24 @@ for mode in ["periodization", "symmetric"]:
           f"outputs, the largest by {past.max():.3f} (at t = {past.argmax()})")
 
 # %% [markdown]
-# Two sources of leakage: the synthesis filters of a decimated DWT are
-# centred on their coefficient and reach forward, and the boundary extension
+# Three sources of leakage: the synthesis filters of a decimated DWT are
+# centred on their coefficient and reach forward; the boundary extension
 # (wrap-around for periodization, mirror for symmetric) copies late samples
-# next to early ones.
+# next to early ones; and decimation itself leaks, even with no filter
+# overlap and far from any boundary. With Haar at $J = 2$, a coefficient of
+# $c_{A_2}$ summarises a block of four samples, and synthesis spreads it back
+# over the whole block, so output $t = 12$ reads inputs $13, 14, 15$ of its
+# block. The cell shows the interior entry $M_{12,15} = 0.125$ (with the
+# gains above) in both modes.
+
+# %%
+for mode in ["periodization", "symmetric"]:
+    haar = WaveletMixing(1, "haar", levels=J, mixing_mode="pointwise", mode=mode,
+                         dtype=np.float64)
+    haar.weight.data[:] = gains[:, None]
+    m_haar = jacobian(haar)
+    print(f"Haar, {mode:13s}: M[12, 12:16] = {m_haar[12, 12:16]}, M[12, 15] = "
+          f"{m_haar[12, 15]:.3f}, {future_mass(m_haar):.1%} of |M| above the diagonal")
 #
 # ## The causal à trous filter bank
 #

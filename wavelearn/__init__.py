@@ -22,47 +22,10 @@ __all__ = [
     "use_backend",
 ]
 
-from wavelearn.transforms import (  # noqa: E402
-    dwt,
-    dwt_adjoint,
-    dwt_coeff_len,
-    dwt_max_level,
-    idwt,
-    idwt_adjoint,
-    wavedec,
-    wavedec_adjoint,
-    waverec,
-    waverec_adjoint,
-)
-from wavelearn.wavelets import MODES, Wavelet  # noqa: E402
+from wavelearn.dwt.transforms import *  # noqa: E402, F403 (dwt, wavedec, ... and adjoints)
+from wavelearn.dwt.transforms import __all__ as _dwt_api  # noqa: E402
+from wavelearn.dwt.wavelets import MODES, Wavelet  # noqa: E402
+from wavelearn.models import *  # noqa: E402, F403 (the three models and their configs)
+from wavelearn.models import __all__ as _model_api  # noqa: E402
 
-__all__ += [
-    "MODES",
-    "Wavelet",
-    "dwt",
-    "dwt_adjoint",
-    "dwt_coeff_len",
-    "dwt_max_level",
-    "idwt",
-    "idwt_adjoint",
-    "wavedec",
-    "wavedec_adjoint",
-    "waverec",
-    "waverec_adjoint",
-]
-
-from wavelearn.config import (  # noqa: E402
-    WaveletDecoderConfig,
-    WaveletEncoderConfig,
-    WaveletTransformerConfig,
-)
-from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer  # noqa: E402
-
-__all__ += [
-    "WaveletDecoder",
-    "WaveletDecoderConfig",
-    "WaveletEncoder",
-    "WaveletEncoderConfig",
-    "WaveletTransformer",
-    "WaveletTransformerConfig",
-]
+__all__ += ["MODES", "Wavelet", *_dwt_api, *_model_api]

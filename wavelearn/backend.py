@@ -69,6 +69,18 @@ class Backend:
         """A view of ``x`` with ``shape`` and ``strides`` counted in *elements*."""
         raise NotImplementedError
 
+    def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
+        """``target[idx[m]] += values[m]`` for every ``m``, *accumulating* repeated indices
+        (plain ``target[idx] += values`` keeps only one of the repeats). Modifies and
+        returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``."""
+        raise NotImplementedError
+
+    @property
+    def kernels(self) -> Any:
+        """This backend's own kernels for the layers (the CuPy RawKernels), or None:
+        the layers then run their array-API code."""
+        return None
+
     def __repr__(self) -> str:
         return f"<wavelearn backend {self.spec!r}>"
 
@@ -185,14 +197,14 @@ def backend_of(x: Any) -> Backend:
     return load_backend(f"cupy:{x.device.id}")
 
 
-def array_namespace(*arrays: Any) -> Any:
-    """The array namespace shared by ``arrays`` (``None`` entries are skipped).
+def check_same_backend(*arrays: Any) -> Backend:
+    """The one backend of ``arrays`` (``None`` entries are skipped).
 
     Raises:
-        TypeError: arrays from two libraries (or two devices) in one call.
+        TypeError: arrays from two libraries (or two devices) in one call, or no array.
     """
     if arrays and all(isinstance(a, np.ndarray) for a in arrays):  # the common case, fast
-        return (_loaded.get(("numpy", None)) or load_backend("numpy")).xp
+        return _loaded.get(("numpy", None)) or load_backend("numpy")
     backends = {backend_of(a).spec: backend_of(a) for a in arrays if a is not None}
     if len(backends) > 1:
         raise TypeError(
@@ -201,7 +213,12 @@ def array_namespace(*arrays: Any) -> Any:
         )
     if not backends:
         raise TypeError("no array among the inputs")
-    return next(iter(backends.values())).xp
+    return next(iter(backends.values()))
+
+
+def array_namespace(*arrays: Any) -> Any:
+    """The array namespace shared by ``arrays`` (see :func:`check_same_backend`)."""
+    return check_same_backend(*arrays).xp
 
 
 def to_numpy(x: Any) -> Any:

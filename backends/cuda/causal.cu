@@ -1,7 +1,7 @@
 // The causal (undecimated, a trous) filter bank of the decoder's mixing layer,
 // along the sequence axis of (B, N, D) arrays, channels contiguous.
 //
-// NumPy reference: wavelearn.nn.mixing.causal_analysis / causal_analysis_adjoint
+// NumPy reference: wavelearn.dwt.causal.causal_analysis / causal_analysis_adjoint
 //   a_0 = x,   a_j = hbar_(dilated 2^(j-1)) * a_{j-1},   d_j = a_{j-1} - a_j,
 // where the dilated causal filter is  s[t] = sum_i hbar[i] * a[t - i * delta]
 // (zeros before the start, so s[t] reads no sample after t).
@@ -22,10 +22,8 @@ __global__ void causal_level(const T* __restrict__ a_prev, const T* __restrict__
                              int F, int dilation) {
     const int d = blockIdx.x * blockDim.x + threadIdx.x;
     if (d >= D) return;  // no barriers here
-    const long long rows = static_cast<long long>(B) * N;
-    const long long step = static_cast<long long>(gridDim.y) * blockDim.y;
-    for (long long row = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
-         row < rows; row += step) {
+    const wl::Rows r = wl::grid_rows(B, N);
+    for (long long row = r.first; row < r.count; row += r.step) {
         const int b = static_cast<int>(row / N);
         const int t = static_cast<int>(row - static_cast<long long>(b) * N);
         const T* col = a_prev + static_cast<long long>(b) * N * D + d;  // a_prev[b, :, d]
@@ -49,10 +47,8 @@ __global__ void causal_level_adjoint(const T* __restrict__ da, const T* __restri
                                      int D, int F, int dilation) {
     const int d = blockIdx.x * blockDim.x + threadIdx.x;
     if (d >= D) return;
-    const long long rows = static_cast<long long>(B) * N;
-    const long long step = static_cast<long long>(gridDim.y) * blockDim.y;
-    for (long long row = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
-         row < rows; row += step) {
+    const wl::Rows r = wl::grid_rows(B, N);
+    for (long long row = r.first; row < r.count; row += r.step) {
         const int b = static_cast<int>(row / N);
         const int t = static_cast<int>(row - static_cast<long long>(b) * N);
         const long long col = static_cast<long long>(b) * N * D + d;

@@ -11,11 +11,11 @@
 //   only the element type T and, for the fused kernels, the channel-tile
 //   width TD are template parameters (instantiated by name from Python).
 // * Filters arrive as device arrays in the kernel's type T, laid out exactly
-//   as wavelearn's NumPy reference builds them (wavelearn/transforms.py):
+//   as wavelearn's NumPy reference builds them (wavelearn/dwt/transforms.py):
 //   analysis filters in *correlation* form (time-reversed), synthesis filters
 //   as they are.
 //
-// The same sources also compile with g++ against tests/cuda_harness/cuda_emu.h,
+// The same sources also compile with g++ against tests/backends/cuda_harness/cuda_emu.h,
 // which defines WL_CUDA_EMU and emulates threads, blocks, __shared__ and
 // __syncthreads on the CPU. Nothing here may therefore use CUDA-only library
 // calls; the only difference is how dynamic shared memory is reached (below).
@@ -25,7 +25,22 @@
 
 namespace wl {
 
-// Boundary modes, numbered as wavelearn.wavelets.MODES lists them. The
+// The grid-stride loop of the per-sample kernels (block (32, 8), grid (ceil(D/32),
+// rows)): the rows row = b * n + t of a (B, n, D) array that this thread visits,
+// from `first` to `count` in steps of `step`.
+struct Rows {
+    long long first, count, step;
+};
+
+__device__ inline Rows grid_rows(int B, int n) {
+    Rows r;
+    r.first = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
+    r.count = static_cast<long long>(B) * n;
+    r.step = static_cast<long long>(gridDim.y) * blockDim.y;
+    return r;
+}
+
+// Boundary modes, numbered as wavelearn.dwt.wavelets.MODES lists them. The
 // kernels implement every mode whose padded samples are single input samples
 // (possibly negated) or a two-sample extrapolation; 'antireflect' (repeated
 // point reflections) is left to the generic array path.
@@ -60,7 +75,7 @@ __device__ __forceinline__ int imax(int a, int b) { return a > b ? a : b; }
 __device__ __forceinline__ int level_len(int n, int j) { return ((n - 1) >> j) + 1; }
 
 // Sample i (any integer) of the column `col` (n samples, `stride` apart)
-// extended by `mode`, exactly as wavelearn.filterbank._extended_sample and its
+// extended by `mode`, exactly as wavelearn.dwt.filterbank._extended_sample and its
 // mirror image on the right do it. For 0 <= i < n it is col[i].
 //
 // Every rule but 'smooth' maps i to one input index (and maybe a sign):

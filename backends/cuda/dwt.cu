@@ -2,7 +2,7 @@
 // (B, N, D) arrays, channels contiguous; float and double; every boundary mode
 // but 'antireflect'; any filter length (a runtime int).
 //
-// NumPy reference: wavelearn.transforms._dwt3 and _idwt3 (equal to
+// NumPy reference: wavelearn.dwt.transforms._dwt3 and _idwt3 (equal to
 // pywt.dwt / pywt.idwt along axis 1). Python wrappers:
 // wavelearn.backends.cupy_kernels.dwt / idwt / wavedec / waverec.
 //
@@ -34,10 +34,8 @@ __global__ void dwt_level(const T* __restrict__ x, const T* __restrict__ filt,
     if (d >= D) return;  // (no barriers in this kernel: an early exit is fine)
     const T* f_lo = filt;
     const T* f_hi = filt + Fa;
-    const long long rows = static_cast<long long>(B) * n_out;
-    const long long step = static_cast<long long>(gridDim.y) * blockDim.y;
-    for (long long row = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
-         row < rows; row += step) {
+    const wl::Rows r = wl::grid_rows(B, n_out);
+    for (long long row = r.first; row < r.count; row += r.step) {
         const int b = static_cast<int>(row / n_out);
         const int o = static_cast<int>(row - static_cast<long long>(b) * n_out);
         const T* col = x + static_cast<long long>(b) * N * D + d;  // x[b, :, d], stride D
@@ -57,7 +55,7 @@ __global__ void dwt_level(const T* __restrict__ x, const T* __restrict__ filt,
 // Synthesis:  y = sum over both bands of upsample(c_b) filtered by rec_b
 // ---------------------------------------------------------------------------
 //
-// The scatter form of wavelearn.filterbank.filter_up is z[2o + i] += g_b[i] c_b[o]
+// The scatter form of wavelearn.dwt.filterbank.filter_up is z[2o + i] += g_b[i] c_b[o]
 // (g = rec_lo / rec_hi, F taps, n coefficients per band). The kernel gathers
 // instead: output t receives the taps i with the right parity,
 //   y[t] = sum_b sum_{i : t + off - i even} g_b[i] * c_b[(t + off - i) / 2].
@@ -75,10 +73,8 @@ __global__ void idwt_level(const T* __restrict__ ca, const T* __restrict__ cd,
     const T* g_lo = filt;
     const T* g_hi = filt + F;
     const int off = periodization ? F / 2 - 1 : F - 2;
-    const long long rows = static_cast<long long>(B) * n_y;
-    const long long step = static_cast<long long>(gridDim.y) * blockDim.y;
-    for (long long row = static_cast<long long>(blockIdx.y) * blockDim.y + threadIdx.y;
-         row < rows; row += step) {
+    const wl::Rows r = wl::grid_rows(B, n_y);
+    for (long long row = r.first; row < r.count; row += r.step) {
         const int b = static_cast<int>(row / n_y);
         const int t = static_cast<int>(row - static_cast<long long>(b) * n_y);
         const long long base = static_cast<long long>(b) * n * D + d;  // c[b, 0, d]

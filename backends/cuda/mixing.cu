@@ -35,8 +35,8 @@
 //     registers and only the scaled gradient needs to be stored.
 //
 // filt is (4, F): [fa_lo, fa_hi, fs_lo, fs_hi] with fa = time-reversed dec
-// filters (correlation form, wavelearn.transforms._analysis) and fs = rec
-// filters (wavelearn.transforms._synthesis); F even (true of every PyWavelets
+// filters (correlation form, wavelearn.dwt.transforms._analysis) and fs = rec
+// filters (wavelearn.dwt.transforms._synthesis); F even (true of every PyWavelets
 // wavelet), left = F/2 - 1.
 //
 // Launch: block (TD, BY) -- threadIdx.x = channel within the tile, threadIdx.y
@@ -101,7 +101,7 @@ __device__ __forceinline__ int rows_p1(int N) { return 2 * level_len(N, 1); }
 // The analysis of level j reads its input (Lp = L_{j-1} samples) as a signal
 // of period 2L, L = ceil(Lp / 2):
 //   forward:  an odd input is made even by repeating its last sample
-//             (periodization's rule, wavelearn.filterbank._extended_sample);
+//             (periodization's rule, wavelearn.dwt.filterbank._extended_sample);
 //   adjoint:  the extra sample is a zero (the transpose of the synthesis'
 //             "drop the last output" for odd lengths).
 // Two readers give sample k: PeriodicRows applies these rules to any k;

@@ -30,7 +30,6 @@ memory, one extra forward per block.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -39,13 +38,6 @@ from array_api_compat import device as device_of
 from wavelearn.backend import array_namespace
 from wavelearn.nn.layers import Dropout, FeedForward, LayerNorm
 from wavelearn.nn.module import Module, make_rng
-
-
-def iter_modules(module: Module) -> Iterator[Module]:
-    """``module`` and all its descendants (depth first, in attribute order)."""
-    yield module
-    for _, child in module.named_children():
-        yield from iter_modules(child)
 
 
 def length_groups(lengths: list[int] | None, n: int) -> list[tuple[int, list[int]]]:
@@ -154,7 +146,7 @@ class WaveletBlock(Module):
             return y
         before = self._rng_states()
         y = self._forward(x, lengths)
-        for m in iter_modules(self):
+        for m in self.modules():
             m.cache = {}
         self.cache = {"x": x, "lengths": lengths, "rng_before": before}
         return y
@@ -173,14 +165,34 @@ class WaveletBlock(Module):
         dmix = self._mix_backward(self.drop1.backward(dh), lengths)  # (B, N, D)
         dx = dh + self.ln1.backward(dmix)  # (B, N, D)
         if self.checkpoint:  # drop the recomputed caches: only one block holds them at a time
-            for m in iter_modules(self):
+            for m in self.modules():
                 m.cache = {}
         return dx
+
+    # -- streaming (inference) -----------------------------------------------------------
+
+    def init_state(self, batch_size: int) -> Any:
+        """The block's streaming state: its mixer's (everything else works token by
+        token and keeps nothing); needs a mixer with ``init_state``/``step``
+        (:class:`~wavelearn.nn.mixing.CausalWaveletMixing`)."""
+        if not hasattr(self.mixing, "step"):
+            raise TypeError(f"{type(self.mixing).__name__} cannot stream (it is not causal); "
+                            "only blocks of CausalWaveletMixing have a step")
+        return self.mixing.init_state(batch_size)
+
+    def step(self, x: Any, state: Any, positions: np.ndarray,
+             lengths: np.ndarray | None = None) -> Any:
+        """``y (B, n, D)`` at ``n`` new positions, as :meth:`forward` in eval mode (no
+        dropout, whatever ``self.training`` says): the same formulas, with the mixer
+        continuing from ``state`` (updated in place; see ``CausalWaveletMixing.step``)."""
+        h = x + self.mixing.step(self.ln1(x), state, positions, lengths)  # (B, n, D)
+        ffn = self.ffn
+        return h + ffn.fc2(ffn.act(ffn.fc1(self.ln2(h))))  # (B, n, D): FFN without dropout
 
     # -- dropout generator states (for checkpointing) ------------------------------------
 
     def _dropouts(self) -> list[Dropout]:
-        return [m for m in iter_modules(self) if isinstance(m, Dropout)]
+        return [m for m in self.modules() if isinstance(m, Dropout)]
 
     def _rng_states(self) -> list[dict]:
         return [copy.deepcopy(d.rng.bit_generator.state) for d in self._dropouts()]

@@ -117,7 +117,9 @@ class LayerNorm(Module):
             rstd = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
             for rows in blocks:
                 y[rows], xhat[rows], rstd[rows] = self._normalize(xp, x2[rows])
-        self.cache = {"xhat": xhat, "rstd": rstd}  # (M, D), (M, 1)
+        lead = tuple(x.shape[:-1])
+        self.cache = {"xhat": xp.reshape(xhat, (*lead, self.dim)),  # (..., D)
+                      "rstd": xp.reshape(rstd, (*lead, 1))}  # (..., 1)
         return xp.reshape(y, tuple(x.shape))  # (..., D)
 
     def _normalize(self, xp: Any, x: Any) -> tuple[Any, Any, Any]:
@@ -132,7 +134,8 @@ class LayerNorm(Module):
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (..., D)
-        xhat, rstd = self.cache["xhat"], self.cache["rstd"]  # (M, D), (M, 1)
+        xhat = xp.reshape(self.cache["xhat"], (-1, self.dim))  # (M, D)
+        rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
         self.weight.accumulate_grad(xp.sum(dy2 * xhat, axis=0))  # (D,)
         self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
@@ -200,6 +203,7 @@ class GELU(Module):
 
     def backward(self, dy: Any) -> Any:
         x = self.cache["x"]
+        backend_of(dy)  # TypeError for None or a list
         fused = backend_of(x).gelu
         if fused is not None:
             return fused.backward(dy, x)
@@ -281,6 +285,7 @@ class Dropout(Module):
 
     def backward(self, dy: Any) -> Any:
         keep = self.cache["mask"]
+        backend_of(dy)  # TypeError for None or a list
         if keep is None:
             return dy
         dx = dy * keep  # (...)
@@ -288,38 +293,30 @@ class Dropout(Module):
         return dx
 
     def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
-        r"""Which elements survive: :math:`u \ge p` for 32 uniform random bits :math:`u`
-        per element, read as a fraction of :math:`2^{32}` (the raw output of the
-        generator: less than half the cost of drawing floats)."""
+        r"""Which elements survive: :math:`u \ge p` for :math:`u \sim U[0, 1)` (float64
+        draws, as ever: the same masks as earlier versions for the same generator
+        state, so old checkpoints resume the same way). Drawn in pieces into one
+        small buffer, which stays in cache, instead of one array of doubles."""
         if self.p >= 1.0:
             return np.zeros(shape, dtype=bool)
-        n, step = math.prod(shape), 1 << 16  # in pieces: the random words stay in cache
-        threshold = np.uint32(min(round(self.p * 2**32), 2**32 - 1))
-        keep = np.empty(n, dtype=bool)
+        n, step = math.prod(shape), 1 << 15
+        keep, u = np.empty(n, dtype=bool), np.empty(min(n, step))
         for start in range(0, n, step):
             m = min(step, n - start)
-            bits = self.rng.bit_generator.random_raw((m + 1) // 2).view(np.uint32)[:m]
-            np.greater_equal(bits, threshold, out=keep[start : start + m])
+            self.rng.random(out=u[:m])  # the same numbers as one rng.random(n)
+            np.greater_equal(u[:m], self.p, out=keep[start : start + m])
         return keep.reshape(shape)
 
 
 def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:
     """``target[idx[m]] += values[m]`` for every ``m``, *accumulating* repeated indices.
 
-    (Plain ``target[idx] += values`` would keep only one of the repeats.)
-    numpy: ``np.add.at``; torch: ``index_add_``; cupy: ``cupyx.scatter_add``.
-    Modifies and returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``.
+    (Plain ``target[idx] += values`` would keep only one of the repeats.) Each
+    backend does it its own way (:meth:`wavelearn.backend.Backend.scatter_add_rows`:
+    ``np.add.at``, ``index_add_``, ``cupyx.scatter_add``). Modifies and returns
+    ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``.
     """
-    library = backend_of(target).name
-    if library == "torch":
-        return target.index_add_(0, idx, values)
-    if library == "cupy":
-        import cupyx
-
-        cupyx.scatter_add(target, idx, values)
-        return target
-    np.add.at(target, idx, values)
-    return target
+    return backend_of(target).scatter_add_rows(target, idx, values)
 
 
 class Embedding(Module):

@@ -44,10 +44,17 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import transforms as tr
 from wavelearn.backend import array_namespace, backend_of
+from wavelearn.dwt import transforms as tr
+from wavelearn.dwt.causal import (
+    causal_analysis,
+    causal_analysis_adjoint,
+    causal_analysis_step,
+    causal_lowpass,
+    init_history,
+)
+from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
-from wavelearn.wavelets import as_wavelet, check_mode
 
 MIXING_MODES = ("pointwise", "channel", "level")
 
@@ -149,84 +156,9 @@ def _dev(x: Any) -> Any:
 
 
 def cuda_kernels(x: Any) -> Any:
-    """The CuPy backend's RawKernel module when ``x`` is a CuPy array, else None
-    (``wavelearn.backends.cupy_kernels``: fused pointwise mixing, causal bank)."""
-    backend = backend_of(x)
-    return backend.kernels if backend.name == "cupy" else None
-
-
-# ---------------------------------------------------------------------------
-# The causal (undecimated, a trous) filter bank of the decoder
-# ---------------------------------------------------------------------------
-
-
-def causal_lowpass(wavelet: Any) -> np.ndarray:
-    r"""The scaling filter of ``wavelet`` normalised to unit sum, :math:`\bar h = h / \sum h`,
-    so that a constant sequence stays entirely in the approximation band.
-
-    Tap :math:`i` multiplies the sample :math:`i` steps back. Of the filter's two
-    orientations (``dec_lo`` and its reverse ``rec_lo``) we take the one whose
-    weight sits on the *first* taps (for Daubechies wavelets the minimum-phase
-    one), so the smoothed band lags the input as little as a causal filter can.
-    """
-    w = as_wavelet(wavelet)
-    h = min((w.rec_lo, w.dec_lo), key=lambda f: float(np.sum(np.arange(f.size) * f**2)))
-    return h / h.sum()
-
-
-def causal_filter(xp: Any, x: Any, h: np.ndarray, dilation: int) -> Any:
-    r"""Causal dilated convolution along axis 1, zeros before the start:
-    :math:`s[t] = \sum_i \bar h[i]\, x[t - i\delta]`. Reads no sample after ``t``."""
-    n = x.shape[1]
-    s = xp.zeros_like(x)  # (B, N, D)
-    for i, hi in enumerate(h.tolist()):
-        lag = i * dilation
-        if lag < n and hi != 0.0:
-            s[:, lag:, :] += hi * x[:, : n - lag, :]
-    return s
-
-
-def causal_filter_adjoint(xp: Any, g: Any, h: np.ndarray, dilation: int) -> Any:
-    r"""Adjoint of :func:`causal_filter`: :math:`z[t] = \sum_i \bar h[i]\, g[t + i\delta]`."""
-    n = g.shape[1]
-    z = xp.zeros_like(g)  # (B, N, D)
-    for i, hi in enumerate(h.tolist()):
-        lag = i * dilation
-        if lag < n and hi != 0.0:
-            z[:, : n - lag, :] += hi * g[:, lag:, :]
-    return z
-
-
-def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
-    r"""Causal *à trous* decomposition: ``[a_J, d_J, ..., d_1]``, each ``(B, N, D)``.
-
-    .. math::
-        a_0 = x,\quad a_j = \bar h_{\uparrow 2^{j-1}} * a_{j-1},\quad d_j = a_{j-1} - a_j
-
-    (:math:`\bar h_{\uparrow \delta}`: the lowpass with :math:`\delta - 1`
-    zeros between its taps). Every filter is causal (zeros are padded on the
-    left), so band values at position :math:`t` depend on :math:`x[\le t]`
-    only; and the bands telescope, :math:`x = a_J + \sum_j d_j`, so the
-    synthesis is a sum -- causal too, with no delay. A decimated DWT cannot
-    do this: its boundary modes and its synthesis filters reach ahead in time.
-    """
-    a, details = x, []
-    for j in range(1, levels + 1):
-        s = causal_filter(xp, a, h, 2 ** (j - 1))  # (B, N, D)
-        details.append(a - s)
-        a = s
-    return [a, *details[::-1]]
-
-
-def causal_analysis_adjoint(xp: Any, dbands: list, h: np.ndarray) -> Any:
-    r"""Adjoint of :func:`causal_analysis`: from the last level down,
-    :math:`\bar a_{j-1} = \bar d_j + C_j^\top(\bar a_j - \bar d_j)`."""
-    levels = len(dbands) - 1
-    da = dbands[0]
-    for j in range(levels, 0, -1):
-        dd = dbands[levels - j + 1]  # gradient of d_j
-        da = dd + causal_filter_adjoint(xp, da - dd, h, 2 ** (j - 1))
-    return da
+    """The kernels of ``x``'s backend (:attr:`wavelearn.backend.Backend.kernels`: the
+    CuPy RawKernels -- fused pointwise mixing, causal bank), or None elsewhere."""
+    return backend_of(x).kernels
 
 
 # ---------------------------------------------------------------------------
@@ -341,6 +273,33 @@ class CausalWaveletMixing(_MixingBase):
         repeats = [1] * len(bands)
         self.cache = {"bands": bands, "repeats": repeats}
         return sum(self._mix(xp, bands, repeats))  # (B, N, D)
+
+    # -- streaming: the same map, one chunk of new positions at a time ------------------
+
+    def init_state(self, batch_size: int) -> list:
+        r"""The empty streaming state of ``batch_size`` sequences: one ring buffer
+        ``(B, R_j, D)`` of past :math:`a_{j-1}` per level,
+        :math:`R_j = (F-1)\,2^{j-1}` (:func:`~wavelearn.dwt.causal.history_lengths`).
+        In all :math:`B\,D\,(F-1)(2^J-1)` numbers, whatever the context length."""
+        w = self.weight.data
+        device = None if isinstance(w, np.ndarray) else w.device
+        return init_history(array_namespace(w), batch_size, self.hidden_dim, self.lowpass,
+                            self.levels, w.dtype, device)
+
+    def step(self, u: Any, state: list, positions: np.ndarray,
+             lengths: np.ndarray | None = None) -> Any:
+        """The outputs at ``n`` new positions, ``u (B, n, D) -> (B, n, D)``: equal to
+        :meth:`forward` of the whole sequence at those positions.
+
+        ``state``: from :meth:`init_state`, after ``positions[b]`` tokens of row
+        ``b``; updated in place (see :func:`~wavelearn.dwt.causal.causal_analysis_step`,
+        ``lengths``: real new tokens per right-padded row). Keeps no cache: there
+        is no backward through a step.
+        """
+        xp = array_namespace(u, self.weight.data)
+        u = cast_to(u, self.weight.dtype)  # (B, n, D)
+        bands = causal_analysis_step(xp, u, state, positions, self.lowpass, lengths)
+        return sum(self._mix(xp, bands, [1] * len(bands)))  # (B, n, D)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)

@@ -1,0 +1,17 @@
+"""Chapter 1 of the library: signals and their wavelet transforms.
+
+* :mod:`.wavelets` -- a discrete wavelet's four filters and the nine boundary modes;
+* :mod:`.filterbank` -- the three linear pieces of a DWT level (boundary extension,
+  filter-and-downsample, upsample-and-filter), each with its exact adjoint;
+* :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
+  their adjoints;
+* :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
+"""
+
+from wavelearn.dwt import causal, transforms
+from wavelearn.dwt.causal import *  # noqa: F403 (its __all__)
+from wavelearn.dwt.transforms import *  # noqa: F403 (its __all__)
+from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
+
+__all__ = ["MODES", "Wavelet", "as_wavelet", "check_mode", *causal.__all__,
+           *transforms.__all__]

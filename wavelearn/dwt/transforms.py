@@ -1,0 +1,604 @@
+r"""The discrete wavelet transform, its inverse, and their exact adjoints.
+
+One level of the DWT of a signal :math:`x` of length :math:`N` with a filter
+of length :math:`F`, as three linear steps (see :mod:`wavelearn.dwt.filterbank`):
+
+.. math::
+    c_A = D\,(h_{lo} * E x), \qquad c_D = D\,(h_{hi} * E x)
+
+:math:`E` pads :math:`x` by the boundary *mode*, :math:`h * \cdot` filters
+and :math:`D` keeps every second sample. The results equal PyWavelets'
+(same argument names, same coefficient order and lengths):
+
+- every mode but periodization pads :math:`F-1` samples on each side and
+  gives :math:`\lfloor (N+F-1)/2 \rfloor` coefficients;
+- periodization treats the signal as periodic (odd lengths first repeat
+  their last sample) and gives :math:`\lceil N/2 \rceil`.
+
+The inverse upsamples, filters with the synthesis filters and adds the two
+bands. Because every step is linear, each transform is a matrix :math:`A`,
+and training needs :math:`A^T` (the vector-Jacobian product):
+``dwt_adjoint``, ``idwt_adjoint``, ``wavedec_adjoint``, ``waverec_adjoint``.
+They are exact for every mode: the gradient that reaches the padding is folded
+back onto the edge samples it was copied from (:math:`E^T`). For an
+orthogonal wavelet in periodization mode :math:`A` is orthogonal, so
+:math:`A^T = A^{-1}`: ``wavedec_adjoint`` equals ``waverec`` there, and only
+there.
+
+All functions take arrays of any backend (NumPy, CuPy, PyTorch) with any
+number of dimensions, and transform along ``axis``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from wavelearn.backend import _library_of, array_namespace, check_same_backend
+from wavelearn.dwt import filterbank as fb
+from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
+
+__all__ = [
+    "dwt",
+    "dwt_adjoint",
+    "dwt_coeff_len",
+    "dwt_max_level",
+    "idwt",
+    "idwt_adjoint",
+    "wavedec",
+    "wavedec_adjoint",
+    "waverec",
+    "waverec_adjoint",
+]
+
+# ---------------------------------------------------------------------------
+# Lengths and levels (PyWavelets' rules)
+# ---------------------------------------------------------------------------
+
+
+# The highest ``level`` wavedec accepts. Above dwt_max_level every further level
+# only re-filters the same F - 1 boundary coefficients (and multiplies them by
+# about sqrt(2)); PyWavelets loops for ever on level=10**18, wavelearn refuses at once.
+LEVEL_LIMIT = 1024
+
+
+def _whole(value: Any, name: str) -> int:
+    """An int from an int, a numpy integer or an integral float (as PyWavelets
+    takes lengths); bools, fractions and anything else raise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if not float(value).is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        return int(value)
+    raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+
+
+def _filter_len(filter_len: Any, minimum: int) -> int:
+    """``F`` from a length (an int >= ``minimum``) or from a wavelet."""
+    if isinstance(filter_len, (int, float, np.integer, np.floating)):
+        F = _whole(filter_len, "filter_len")
+        if F < minimum:
+            raise ValueError(f"filter_len must be at least {minimum}, got {F}")
+        return F
+    return as_wavelet(filter_len).dec_len
+
+
+def dwt_max_level(data_len: int, filter_len: int | str | Wavelet) -> int:
+    r"""The deepest useful level: the largest :math:`L` with
+    :math:`(F-1)\,2^L \le N` (0 when the signal is shorter than the filter,
+    or empty). ``filter_len`` is ``F`` (at least 2) or a wavelet."""
+    F = _filter_len(filter_len, 2)
+    N = _whole(data_len, "data_len")
+    if N < 0:
+        raise ValueError(f"data_len must be at least 0, got {N}")
+    return max((N // (F - 1)).bit_length() - 1, 0)
+
+
+def dwt_coeff_len(data_len: int, filter_len: int | str | Wavelet, mode: str) -> int:
+    r"""Coefficients per band after one level: :math:`\lceil N/2 \rceil` in
+    periodization mode, else :math:`\lfloor (N+F-1)/2 \rfloor`. ``filter_len``
+    is ``F`` (at least 1) or a wavelet."""
+    F, mode = _filter_len(filter_len, 1), check_mode(mode)
+    N = _whole(data_len, "data_len")
+    if N < 1:
+        raise ValueError(f"data_len must be at least 1, got {N}")
+    return -(-N // 2) if mode == "periodization" else (N + F - 1) // 2
+
+
+# ---------------------------------------------------------------------------
+# Input checks and the (P, N, Q) layout
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How an n-d array was viewed as ``(P, N, Q)`` (to undo it)."""
+
+    shape: tuple[int, ...]
+    axis: int
+    moved: bool  # True: rows stored as (1, N, P*Q) so the channels are many and contiguous
+
+
+def _normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
+    return int(axis) % ndim
+
+
+def _float_dtype(xp: Any, x: Any, name: str) -> Any:
+    """PyWavelets' dtype rule: float32/64 and complex64/128 stay, float16 becomes
+    float32, extended precision (longdouble, clongdouble) becomes float64 /
+    complex128, integers and booleans become float64; anything else is an error."""
+    if xp.isdtype(x.dtype, ("real floating", "complex floating")):
+        if x.dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):
+            return x.dtype
+        if xp.isdtype(x.dtype, "complex floating"):  # clongdouble
+            return xp.complex128
+        return xp.float64 if x.dtype.itemsize > 8 else xp.float32  # longdouble; float16
+    if xp.isdtype(x.dtype, ("integral", "bool")):
+        return xp.float64
+    raise TypeError(f"{name} must hold numbers (int, float or complex), got dtype {x.dtype}")
+
+
+def _as_array(data: Any, name: str) -> Any:
+    if isinstance(data, (list, tuple, int, float, complex, np.generic)):
+        data = np.asarray(data)
+    if _library_of(data) is None:
+        raise TypeError(
+            f"{name} must be an array (numpy, cupy or torch) or a list of numbers, "
+            f"got {type(data).__name__}"
+        )
+    if isinstance(data, np.ndarray) and data.dtype == object:
+        return _object_to_float(data, name)
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must hold numbers, got dtype {data.dtype}")
+    return data
+
+
+def _object_to_float(data: np.ndarray, name: str) -> np.ndarray:
+    """An object array of real numbers as float64 (as PyWavelets converts it);
+    any other element (None, a string, a complex number, a list) raises."""
+    for v in data.flat:
+        if not (isinstance(v, numbers.Real)
+                or (isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex))):
+            raise TypeError(f"{name} must hold numbers; its object array holds "
+                            f"{type(v).__name__} {v!r}")
+    return data.astype(np.float64)
+
+
+def _prepare(
+    data: Any, axis: Any, name: str = "data", empty_axis: bool = False
+) -> tuple[Any, Any, _Layout]:
+    """Check ``data`` and view it as ``(P, N, Q)``; returns ``(xp, x3, layout)``.
+
+    Like PyWavelets, other axes may be empty (``P`` or ``Q`` is 0), the
+    transformed axis only where ``empty_axis`` says so."""
+    data = _as_array(data, name)
+    xp = array_namespace(data)
+    axis = _normalize_axis(axis, data.ndim)
+    if data.shape[axis] == 0 and not empty_axis:
+        raise ValueError(f"{name} is empty along axis {axis} (shape {tuple(data.shape)}); "
+                         "it needs samples")
+    x = xp.astype(data, _float_dtype(xp, data, name), copy=False)
+    return (xp, *_to_3d(xp, x, axis))
+
+
+def _to_3d(xp: Any, x: Any, axis: int) -> tuple[Any, _Layout]:
+    shape = tuple(x.shape)
+    P, N, Q = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    x3 = xp.reshape(x, (P, N, Q))
+    if Q < 16 <= P * Q:  # few channels after the axis: put the others there
+        x3 = xp.reshape(xp.permute_dims(x3, (1, 0, 2)), (1, N, P * Q))
+        return x3, _Layout(shape, axis, True)
+    return x3, _Layout(shape, axis, False)
+
+
+def _from_3d(xp: Any, y: Any, layout: _Layout) -> Any:
+    """Undo :func:`_to_3d` for a result ``y`` with a new length along the axis."""
+    n, shape, axis = y.shape[1], layout.shape, layout.axis
+    if layout.moved:
+        P, Q = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
+        y = xp.permute_dims(xp.reshape(y, (n, P, Q)), (1, 0, 2))  # (P, n, Q)
+    return xp.reshape(y, shape[:axis] + (n,) + shape[axis + 1 :])
+
+
+# ---------------------------------------------------------------------------
+# One level, on (P, N, Q) arrays
+# ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
+    r"""``(filters, left, right, n_out)`` of one analysis level.
+
+    :math:`c[o] = \sum_j h[j]\, x_e[2o + 1 - j]` (PyWavelets pads ``F - 1``
+    samples on each side) is a correlation with the reversed filter, which is
+    what :func:`filterbank.filter_down` computes. The first padded sample is
+    never read, so we pad one sample less on the left.
+    """
+    F = wavelet.dec_len
+    rev = np.stack([wavelet.dec_lo[::-1], wavelet.dec_hi[::-1]])  # (2, F)
+    if mode == "periodization":
+        left = F // 2 - 1
+        return rev, left, left + n % 2, -(-n // 2)
+    return rev, F - 2, F - 1, (n + F - 1) // 2
+
+
+@lru_cache(maxsize=1024)
+def _synthesis(wavelet: Wavelet) -> np.ndarray:
+    return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
+
+
+def _dwt3(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+    """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``."""
+    filters, left, right, n_out = _analysis(w, mode, x.shape[1])
+    y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode)  # (2, P, n_out, Q)
+    return y[0], y[1]
+
+
+def _dwt3_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
+    """The adjoint of :func:`_dwt3`: ``E^T`` of the upsampled-and-filtered bands."""
+    filters, left, right, _ = _analysis(w, mode, n)
+    return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
+
+
+def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
+    r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
+    :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
+    periodic padding), the other modes keep the part the padding did not
+    touch, :math:`z[F-2 : 2n]` (the adjoint of zero padding). Both are
+    :math:`E^T z`, which :func:`filterbank.filter_up_fold` computes without
+    building all of :math:`z`."""
+    n, F = a.shape[1], w.dec_len
+    if mode == "periodization":
+        p = F // 2 - 1
+        return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n, p, p, "periodic")
+    if 2 * n - F + 2 < 1:  # too few coefficients: nothing is left (pywt refuses these)
+        return fb.filter_up(xp, [a, d], _synthesis(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n - F + 2, F - 2, F - 2, "zero")
+
+
+def _idwt3_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+    """The adjoint of :func:`_idwt3`: pad ``dy`` back (periodically, or with
+    zeros), then filter and downsample with the synthesis filters."""
+    F, N = w.dec_len, dy.shape[1]
+    if mode == "periodization":
+        p = F // 2 - 1
+        y = fb.extend_filter_down(xp, dy, _synthesis(w), N // 2, p, p, "periodic")
+    else:
+        y = fb.extend_filter_down(xp, dy, _synthesis(w), (N + F - 2) // 2, F - 2, F - 2, "zero")
+    return y[0], y[1]  # (P, n, Q) each
+
+
+# ---------------------------------------------------------------------------
+# Public API: single level
+# ---------------------------------------------------------------------------
+
+
+def dwt(data: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> tuple[Any, Any]:
+    """One level of the DWT along ``axis``: returns ``(cA, cD)`` (as ``pywt.dwt``).
+
+    Args:
+        data: array (numpy, cupy or torch; any number of dimensions) or list.
+        wavelet: name (``'db4'``), :class:`Wavelet` or ``pywt.Wavelet``.
+        mode: one of the nine boundary modes (``wavelearn.dwt.wavelets.MODES``).
+        axis: the axis to transform.
+    """
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, x3, layout = _prepare(data, axis)
+    a, d = _dwt3(xp, x3, w, mode)
+    return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
+
+
+def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> Any:
+    """One level of the inverse DWT (as ``pywt.idwt``); either band may be None
+    (taken as zeros). The output has ``2n - F + 2`` samples (``2n`` in
+    periodization mode) for ``n`` coefficients per band."""
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    if cA is None and cD is None:
+        raise ValueError("idwt needs cA or cD; both are None")
+    named = [(n, _as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
+    check_same_backend(*(c for _, c in named))  # before anything
+    if len(named) == 2:
+        _check_same_shape(named[0][1], named[1][1], "cA", "cD")
+    xp, ref3, layout = _prepare(named[0][1], axis, named[0][0])
+    bands = {n: _prepare(c, axis, n)[1] for n, c in named}
+    a3, d3 = (bands.get(n, xp.zeros_like(ref3)) for n in ("cA", "cD"))
+    _check_synthesis_length(a3.shape[1], w, mode, "cA and cD")
+    return _from_3d(xp, _idwt3(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
+
+
+def _check_synthesis_length(n: int, w: Wavelet, mode: str, name: str) -> None:
+    """PyWavelets refuses to reconstruct from fewer than ``F/2`` coefficients
+    (outside periodization): the result would have ``2n - F + 2 < 1`` samples."""
+    if mode != "periodization" and 2 * n - w.dec_len + 2 < 1:
+        raise ValueError(
+            f"{name} have {n} coefficient(s) along the axis, too few for {w.name} (F="
+            f"{w.dec_len}) in mode {mode!r}: at least {w.dec_len // 2} are needed"
+        )
+
+
+def _check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
+    if tuple(a.shape) != tuple(b.shape):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} "
+            f"and {tuple(b.shape)}"
+        )
+
+
+def _common_dtype(xp: Any, *arrays: Any) -> list[Any]:
+    """PyWavelets' rule for bands of different dtypes: float64, or complex128
+    when one is complex (float32 with complex64 gives complex128)."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) == 1:
+        return list(arrays)
+    complex_ = any(xp.isdtype(d, "complex floating") for d in dtypes)
+    dtype = xp.complex128 if complex_ else xp.float64
+    return [xp.astype(a, dtype, copy=False) for a in arrays]
+
+
+# ---------------------------------------------------------------------------
+# Public API: multilevel
+# ---------------------------------------------------------------------------
+
+
+def _check_level(level: Any, data_len: int, w: Wavelet) -> int:
+    """``level`` checked (an int in ``[0, LEVEL_LIMIT]``, or None for the maximum);
+    above :func:`dwt_max_level` it warns (as PyWavelets)."""
+    max_level = dwt_max_level(data_len, w.dec_len)
+    if level is None:
+        return max_level
+    if not isinstance(level, (int, np.integer)) or isinstance(level, (bool, np.bool_)):
+        raise TypeError(f"level must be an int or None, got {type(level).__name__}")
+    if level < 0:
+        raise ValueError(f"level must be >= 0, got {level}")
+    if level > LEVEL_LIMIT:
+        raise ValueError(
+            f"level={level} is far above dwt_max_level={max_level} for {data_len} samples "
+            f"and {w.name} (F={w.dec_len}); level must be at most {LEVEL_LIMIT} (beyond "
+            "dwt_max_level each level only re-filters the same boundary coefficients)"
+        )
+    if level > 0 and data_len == 0:
+        raise ValueError(f"data has no samples along the axis, so level must be 0 or None; "
+                         f"got level={level}")
+    if level > max_level:
+        warnings.warn(
+            f"level={level} is above dwt_max_level={max_level} for {data_len} samples and "
+            f"{w.name} (F={w.dec_len}): every coefficient is affected by the boundary",
+            UserWarning,
+            stacklevel=3,
+        )
+    return int(level)
+
+
+def wavedec(
+    data: Any, wavelet: Any, mode: str = "symmetric", level: int | None = None, axis: int = -1
+) -> list[Any]:
+    """Multilevel DWT: ``[cA_n, cD_n, cD_{n-1}, ..., cD_1]`` (as ``pywt.wavedec``).
+
+    ``level=None`` means :func:`dwt_max_level`; a level above it warns and
+    still works (every coefficient then feels the boundary), up to
+    :data:`LEVEL_LIMIT`. ``level=0`` returns ``[data]`` (in the float dtype).
+    """
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, a, layout = _prepare(data, axis, empty_axis=True)
+    level = _check_level(level, a.shape[1], w)
+    details = []
+    for _ in range(level):
+        a, d = _dwt3(xp, a, w, mode)
+        details.append(d)
+    return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
+
+
+def _coeffs_3d(
+    coeffs: Any, axis: int, name: str = "coeffs", allow_none: bool = False
+) -> tuple[Any, list[Any], _Layout]:
+    """Check a coefficient list and view every entry as ``(P, n, Q)``; with
+    ``allow_none``, ``None`` entries (bands of zeros, as in PyWavelets) stay None."""
+    if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
+        raise ValueError(f"{name} must be a non-empty list [cA_n, cD_n, ..., cD_1]")
+    arrays = [None if c is None and allow_none else _as_array(c, f"{name}[{j}]")
+              for j, c in enumerate(coeffs)]
+    given = [(j, c) for j, c in enumerate(arrays) if c is not None]
+    if not given:
+        raise ValueError(f"{name} holds only None; at least one band must be an array")
+    check_same_backend(*(c for _, c in given))  # before anything
+    j0, c0 = given[0]
+    xp, first, layout = _prepare(c0, axis, f"{name}[{j0}]", empty_axis=len(arrays) == 1)
+    out: list[Any] = [None] * len(arrays)
+    out[j0] = first
+    ref = [s for k, s in enumerate(layout.shape) if k != layout.axis]
+    for j, c in given[1:]:
+        c3 = _prepare(c, axis, f"{name}[{j}]")[1]
+        rest = [s for k, s in enumerate(c.shape) if k != layout.axis]
+        if rest != ref:
+            raise ValueError(
+                f"{name}[{j}] has shape {tuple(c.shape)}, which does not match {name}[{j0}] "
+                f"{layout.shape} outside axis {layout.axis}"
+            )
+        out[j] = c3
+    typed = iter(_common_dtype(xp, *(c for c in out if c is not None)))
+    return xp, [None if c is None else next(typed) for c in out], layout
+
+
+def _fit_approx(a: Any, d: Any, j: int, n_levels: int) -> Any:
+    """Trim ``a`` to ``d``'s length where the previous synthesis gave one sample
+    more than the original (odd lengths), as PyWavelets does; else check."""
+    if a.shape[1] == d.shape[1] + 1:
+        return a[:, :-1, :]
+    if a.shape[1] != d.shape[1]:
+        level = n_levels - j + 1
+        raise ValueError(
+            f"coefficients do not fit together at level {level} (coeffs[{j}]): the "
+            f"approximation there has {a.shape[1]} samples but the detail band {d.shape[1]}"
+        )
+    return a
+
+
+def waverec(
+    coeffs: list[Any],
+    wavelet: Any,
+    mode: str = "symmetric",
+    axis: int = -1,
+    length: int | None = None,
+) -> Any:
+    """Multilevel inverse DWT of ``[cA_n, cD_n, ..., cD_1]`` (as ``pywt.waverec``).
+
+    An entry may be None: a band of zeros (as in PyWavelets). Like PyWavelets,
+    the result can be one sample longer than the original signal (odd
+    lengths). Pass ``length=`` (the original length along ``axis``) to get
+    exactly that length back; it must be the natural length or one less.
+    """
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, cs, layout = _coeffs_3d(coeffs, axis, allow_none=True)
+    a = cs[0]
+    for j, d in enumerate(cs[1:], start=1):
+        a, d = _level_pair(xp, a, d, j, len(cs) - 1)
+        _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
+        a = _idwt3(xp, a, d, w, mode)
+    if a is None:
+        raise ValueError("coeffs is [None]: there is nothing to reconstruct")
+    return _from_3d(xp, _crop(a, length), layout)
+
+
+def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
+    """The approximation and detail band entering level ``j`` of waverec: a None
+    band is zeros shaped like the other (as PyWavelets), else ``a`` is fitted."""
+    if a is None and d is None:
+        raise ValueError(f"coeffs[0] .. coeffs[{j}] are all None: level {n_levels - j + 1} "
+                         "has neither an approximation nor a detail band")
+    if d is None:
+        return a, xp.zeros_like(a)
+    if a is None:
+        return xp.zeros_like(d), d
+    return _fit_approx(a, d, j, n_levels), d
+
+
+def _crop(a: Any, length: int | None) -> Any:
+    if length is None:
+        return a
+    n = a.shape[1]
+    if not isinstance(length, (int, np.integer)) or length not in (n, n - 1):
+        raise ValueError(
+            f"length={length!r} does not fit these coefficients: they reconstruct {n} "
+            f"samples, so length must be {n} or {n - 1}"
+        )
+    return a[:, :length, :]
+
+
+# ---------------------------------------------------------------------------
+# Public API: adjoints (vector-Jacobian products)
+# ---------------------------------------------------------------------------
+
+
+def dwt_adjoint(
+    dcA: Any, dcD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1, *, length: int
+) -> Any:
+    r"""The adjoint of :func:`dwt`: :math:`A^T [\bar c_A; \bar c_D]`, the gradient
+    with respect to ``data`` of length ``length`` along ``axis``."""
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    dcA, dcD = _as_array(dcA, "dcA"), _as_array(dcD, "dcD")
+    check_same_backend(dcA, dcD)  # before anything
+    _check_same_shape(dcA, dcD, "dcA", "dcD")
+    xp, a3, layout = _prepare(dcA, axis, "dcA")
+    d3 = _prepare(dcD, axis, "dcD")[1]
+    _expect_len(a3.shape[1], dwt_coeff_len(length, w, mode), "dcA", length)
+    return _from_3d(xp, _dwt3_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode), layout)
+
+
+def _expect_len(got: int, want: int, name: str, length: int) -> None:
+    if got != want:
+        raise ValueError(f"{name} has {got} samples along the axis, but a signal of "
+                         f"length={length} has {want} coefficients per band")
+
+
+def idwt_adjoint(
+    dy: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
+) -> tuple[Any, Any]:
+    """The adjoint of :func:`idwt`: ``(dcA, dcD)`` from the gradient ``dy`` of its output."""
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, y3, layout = _prepare(dy, axis, "dy")
+    N, F = y3.shape[1], w.dec_len
+    if (mode == "periodization" and N % 2) or (mode != "periodization" and (N + F) % 2):
+        raise ValueError(f"dy has {N} samples along the axis, which idwt never outputs "
+                         f"with {w.name} in mode {mode!r}")
+    a, d = _idwt3_adjoint(xp, y3, w, mode)
+    return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
+
+
+def wavedec_adjoint(
+    dcoeffs: list[Any], wavelet: Any, mode: str = "symmetric", axis: int = -1, *, length: int
+) -> Any:
+    r"""The adjoint of :func:`wavedec` for a signal of ``length`` samples.
+
+    Runs the levels backwards: :math:`\bar a_{j-1} = \mathrm{dwt}^T(\bar a_j,
+    \bar d_j)`. For an orthogonal wavelet in periodization mode (and lengths
+    divisible by :math:`2^J`) this is exactly :func:`waverec`.
+    """
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, cs, layout = _coeffs_3d(dcoeffs, axis, "dcoeffs")
+    lengths = [int(length)]
+    for _ in range(len(cs) - 1):
+        lengths.append(dwt_coeff_len(lengths[-1], w, mode))
+    _expect_len(cs[0].shape[1], lengths[-1], "dcoeffs[0]", length)
+    da = cs[0]
+    for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
+        n = lengths[len(cs) - j - 1]
+        _expect_len(dd.shape[1], lengths[len(cs) - j], f"dcoeffs[{j}]", n)
+        da = _dwt3_adjoint(xp, da, dd, n, w, mode)
+    return _from_3d(xp, da, layout)
+
+
+def waverec_adjoint(
+    dy: Any,
+    wavelet: Any,
+    mode: str = "symmetric",
+    axis: int = -1,
+    *,
+    coeff_lengths: list[int],
+) -> list[Any]:
+    """The adjoint of :func:`waverec` for coefficients whose lengths along
+    ``axis`` were ``coeff_lengths`` (``[len(cA_n), len(cD_n), ..., len(cD_1)]``);
+    ``dy`` may be shorter by one sample (``waverec(..., length=...)``)."""
+    w, mode = as_wavelet(wavelet), check_mode(mode)
+    xp, g, layout = _prepare(dy, axis, "dy")
+    approx_in = _waverec_lengths(coeff_lengths, w, mode)  # length of a entering each level
+    natural = approx_in[-1]
+    if g.shape[1] not in (natural, natural - 1):
+        raise ValueError(f"dy has {g.shape[1]} samples; waverec of coefficients with lengths "
+                         f"{list(coeff_lengths)} gives {natural} (or {natural - 1} with length=)")
+    if g.shape[1] == natural - 1:
+        g = fb.extend(xp, g, 0, 1, "zero")  # adjoint of the crop: a zero at the end
+    grads = []
+    for j in range(len(coeff_lengths) - 1, 0, -1):  # finest level first
+        da, dd = _idwt3_adjoint(xp, g, w, mode)
+        grads.append(dd)
+        trimmed = approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last sample
+        g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim
+    grads.append(g)
+    return [_from_3d(xp, c, layout) for c in grads[::-1]]
+
+
+def _waverec_lengths(coeff_lengths: list[int], w: Wavelet, mode: str) -> list[int]:
+    """Lengths of the approximation entering each level of :func:`waverec`,
+    then the natural output length (checks that the lengths fit together)."""
+    if not coeff_lengths:
+        raise ValueError("coeff_lengths must not be empty")
+    lengths = [int(coeff_lengths[0])]
+    for j, nd in enumerate(coeff_lengths[1:], start=1):
+        if lengths[-1] not in (nd, nd + 1):
+            raise ValueError(f"coeff_lengths {list(coeff_lengths)} do not fit together at "
+                             f"coeffs[{j}]")
+        lengths.append(2 * nd if mode == "periodization" else 2 * nd - w.dec_len + 2)
+    return lengths
