@@ -316,7 +316,7 @@ def plot(results: dict[str, dict[int, dict]], path: Path) -> None:
         ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(plain)
         ax.tick_params(axis="y", which="minor", labelsize=7)
-    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"One training step, batch 1 (D {D}, {LAYERS} layers, FFN {FFN})", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
