@@ -29,6 +29,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 BACKEND_NAMES = ("numpy", "cupy", "torch")
 
 
@@ -48,6 +50,7 @@ class Backend:
     name: str = ""
     device: str = "cpu"
     xp: Any = None
+    gelu: Any = None  # fused tanh-GELU (``forward(x)``, ``backward(dy, x)``), or None
 
     @property
     def spec(self) -> str:
@@ -188,7 +191,7 @@ def backend_of(x: Any) -> Backend:
     if library is None:
         raise TypeError(f"expected an array (numpy, cupy or torch), got {type(x).__name__}")
     if library == "numpy":
-        return load_backend("numpy")
+        return _loaded.get(("numpy", None)) or load_backend("numpy")
     if library == "torch":
         return load_backend(f"torch:{x.device}")
     return load_backend(f"cupy:{x.device.id}")
@@ -200,6 +203,8 @@ def check_same_backend(*arrays: Any) -> Backend:
     Raises:
         TypeError: arrays from two libraries (or two devices) in one call, or no array.
     """
+    if arrays and all(isinstance(a, np.ndarray) for a in arrays):  # the common case, fast
+        return _loaded.get(("numpy", None)) or load_backend("numpy")
     backends = {backend_of(a).spec: backend_of(a) for a in arrays if a is not None}
     if len(backends) > 1:
         raise TypeError(

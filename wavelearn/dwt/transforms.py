@@ -235,6 +235,7 @@ def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int
     return rev, F - 2, F - 1, (n + F - 1) // 2
 
 
+@lru_cache(maxsize=1024)
 def _synthesis(wavelet: Wavelet) -> np.ndarray:
     return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
 
