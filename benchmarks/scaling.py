@@ -21,7 +21,7 @@ per token against N) in ``--out``.
 
 Run::
 
-    python benchmarks/scaling.py --out docs/figures     # N up to 262,144 (minutes)
+    python benchmarks/scaling.py --out tutorials/figures     # N up to 262,144 (minutes)
     python benchmarks/scaling.py --quick                 # N up to 16,384
     python benchmarks/scaling.py --tokens 262144 --lengths 1024 16384 262144
                                                          # same tokens per step, wavelet only

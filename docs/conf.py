@@ -31,6 +31,7 @@ def copy_tutorials() -> None:
         shutil.copy2(path, target / path.name)
     for name in ("notation.md", "references.md", "solutions.py"):
         shutil.copy2(TUTORIALS / name, target / name)
+    shutil.copytree(TUTORIALS / "figures", target / "figures")  # images the pages link to
     notebooks = "\n".join(path.stem for path in sorted(TUTORIALS.glob("*.ipynb")))
     toctree = f"\n\n```{{toctree}}\n:hidden:\n\n{notebooks}\nnotation\nreferences\n```\n"
     readme = (TUTORIALS / "README.md").read_text(encoding="utf-8")

@@ -308,10 +308,12 @@ class WaveletTransformer(WaveletModel):
         gradient_checkpointing: blocks recompute their forward during backward.
 
     Keyword-only extras:
-        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
-            sequence gives exactly N coefficients in all, the transform is
-            orthogonal for orthogonal wavelets (its backward is its inverse, so
-            gradients keep their norm), and every level exists for every length.
+        mode: DWT boundary mode of the mixers, default 'periodization': every level
+            exists for every length; when :math:`2^J` divides N the N samples give
+            exactly N coefficients and the transform is orthogonal for orthogonal
+            wavelets (its backward is its inverse, so gradients keep their norm).
+            Other lengths are padded at each odd level, so the transform is then
+            neither (tutorial 05 measures it), though it still reconstructs exactly.
         pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
             'cls' (the first token); used by the classification/regression heads.
         dtype: parameter and activation dtype, None (= 'float32') or 'float64'

@@ -16,10 +16,12 @@ hand-written backward pass.
 - :class:`WaveletMixing` (encoders): :math:`\mathcal{A}` = ``wavedec`` and
   :math:`\mathcal{S}` = ``waverec`` along the sequence (decimated DWT,
   :math:`n_k \approx N / 2^{\ell_k}`). Default boundary mode
-  ``'periodization'``: exactly :math:`N` coefficients in all, the transform is
-  orthogonal for orthogonal wavelets (its backward is its inverse, gradients
-  keep their norm) and every level exists for every length. Any of the nine
-  modes can be chosen.
+  ``'periodization'``: every level exists for every length, and when
+  :math:`2^J` divides :math:`N` there are exactly :math:`N` coefficients in all
+  and the transform is orthogonal for orthogonal wavelets (its backward is its
+  inverse, gradients keep their norm); other lengths are padded at odd levels,
+  which breaks both (the reconstruction stays exact). Any of the nine modes
+  can be chosen.
 - :class:`CausalWaveletMixing` (decoders): the causal undecimated *à trous*
   transform, see :func:`causal_analysis`; every band has length :math:`N`.
 
