@@ -26,6 +26,15 @@
 # on Shakespeare. Finally we run the decoder as what it really is, a
 # recurrent model with a fixed-size state, and generate text with it at a
 # constant cost per character.
+#
+# **Prerequisites:** tutorial 5 (the mixing layer and its causal variant) and
+# tutorial 6 (training with the `Trainer`); what a language model's
+# next-token loss is.
+#
+# **After this notebook you can** tell from a layer's Jacobian whether it is
+# causal, explain why a decimated DWT cannot be, compute the receptive field
+# of the causal *à trous* bank, and write a generation loop with the
+# decoder's fixed-size state (`init_state` / `step`).
 
 # %%
 import os
@@ -447,3 +456,40 @@ plt.show()
 # next to an attention decoder with a key/value cache, whose cost per token
 # grows with the context like the full forward's (its cache grows too: the
 # wavelet decoder's state stays at a few kilobytes).
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, and the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The receptive field of the causal bank.** With an $F$-tap lowpass and
+# $J$ levels, on how many samples (position $t$ itself included) does
+# $a_J[t]$ depend? Level $j$ dilates the filter by $2^{j-1}$.
+
+# %%
+def receptive_field(F, J):
+    raise NotImplementedError  # your code here
+
+
+check("07.1", receptive_field)
+
+# %% [markdown]
+# **2. A causal dilated filter.** Write
+# $s[t] = \sum_i h[i]\, x[t - i\delta]$ for a 1-D `x`, with $x[t] = 0$ for
+# $t < 0$: it must read no sample after $t$.
+
+# %%
+def causal_filter(x, h, dilation):
+    raise NotImplementedError  # your code here
+
+
+check("07.2", causal_filter)
