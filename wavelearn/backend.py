@@ -171,7 +171,7 @@ def use_backend(spec: str) -> Iterator[Backend]:
 # Which backend owns an array (no imports of cupy/torch happen here)
 # --------------------------------------------------------------------------
 
-def _library_of(x: Any) -> str | None:
+def library_of(x: Any) -> str | None:
     """'numpy', 'cupy', 'torch' or None, judged without importing anything."""
     import numpy as np
 
@@ -187,7 +187,7 @@ def _library_of(x: Any) -> str | None:
 
 def backend_of(x: Any) -> Backend:
     """The backend of an array: its library, and the device it lives on."""
-    library = _library_of(x)
+    library = library_of(x)
     if library is None:
         raise TypeError(f"expected an array (numpy, cupy or torch), got {type(x).__name__}")
     if library == "numpy":
@@ -223,7 +223,7 @@ def array_namespace(*arrays: Any) -> Any:
 
 def to_numpy(x: Any) -> Any:
     """Copy an array of any backend to a NumPy array on the host."""
-    library = _library_of(x)
+    library = library_of(x)
     if library == "torch":
         # resolve_*: lazy views such as x.conj() or x.conj().imag refuse .numpy()
         return x.detach().cpu().resolve_conj().resolve_neg().numpy()

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import _library_of, array_namespace, check_same_backend
+from wavelearn.backend import array_namespace, check_same_backend, library_of
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
@@ -136,7 +136,7 @@ def _normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     return int(axis) % ndim
 
 
-def _float_dtype(xp: Any, x: Any, name: str) -> Any:
+def float_dtype(xp: Any, x: Any, name: str) -> Any:
     """PyWavelets' dtype rule: float32/64 and complex64/128 stay, float16 becomes
     float32, extended precision (longdouble, clongdouble) becomes float64 /
     complex128, integers and booleans become float64; anything else is an error."""
@@ -154,7 +154,7 @@ def _float_dtype(xp: Any, x: Any, name: str) -> Any:
 def _as_array(data: Any, name: str) -> Any:
     if isinstance(data, (list, tuple, int, float, complex, np.generic)):
         data = np.asarray(data)
-    if _library_of(data) is None:
+    if library_of(data) is None:
         raise TypeError(
             f"{name} must be an array (numpy, cupy or torch) or a list of numbers, "
             f"got {type(data).__name__}"
@@ -190,7 +190,7 @@ def _prepare(
     if data.shape[axis] == 0 and not empty_axis:
         raise ValueError(f"{name} is empty along axis {axis} (shape {tuple(data.shape)}); "
                          "it needs samples")
-    x = xp.astype(data, _float_dtype(xp, data, name), copy=False)
+    x = xp.astype(data, float_dtype(xp, data, name), copy=False)
     return (xp, *_to_3d(xp, x, axis))
 
 
@@ -219,7 +219,7 @@ def _from_3d(xp: Any, y: Any, layout: _Layout) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
+def analysis_filters(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
     r"""``(filters, left, right, n_out)`` of one analysis level.
 
     :math:`c[o] = \sum_j h[j]\, x_e[2o + 1 - j]` (PyWavelets pads ``F - 1``
@@ -236,24 +236,24 @@ def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int
 
 
 @lru_cache(maxsize=1024)
-def _synthesis(wavelet: Wavelet) -> np.ndarray:
+def synthesis_filters(wavelet: Wavelet) -> np.ndarray:
     return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
 
 
-def _dwt3(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+def analysis_level(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
     """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``."""
-    filters, left, right, n_out = _analysis(w, mode, x.shape[1])
+    filters, left, right, n_out = analysis_filters(w, mode, x.shape[1])
     y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode)  # (2, P, n_out, Q)
     return y[0], y[1]
 
 
-def _dwt3_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
-    """The adjoint of :func:`_dwt3`: ``E^T`` of the upsampled-and-filtered bands."""
-    filters, left, right, _ = _analysis(w, mode, n)
+def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
+    """The adjoint of :func:`analysis_level`: ``E^T`` of the upsampled-and-filtered bands."""
+    filters, left, right, _ = analysis_filters(w, mode, n)
     return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
 
 
-def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
+def synthesis_level(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
     r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
     :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
     periodic padding), the other modes keep the part the padding did not
@@ -263,21 +263,22 @@ def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
     n, F = a.shape[1], w.dec_len
     if mode == "periodization":
         p = F // 2 - 1
-        return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n, p, p, "periodic")
+        return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n, p, p, "periodic")
     if 2 * n - F + 2 < 1:  # too few coefficients: nothing is left (pywt refuses these)
-        return fb.filter_up(xp, [a, d], _synthesis(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
-    return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n - F + 2, F - 2, F - 2, "zero")
+        return fb.filter_up(xp, [a, d], synthesis_filters(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n - F + 2, F - 2, F - 2, "zero")
 
 
-def _idwt3_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
-    """The adjoint of :func:`_idwt3`: pad ``dy`` back (periodically, or with
+def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+    """The adjoint of :func:`synthesis_level`: pad ``dy`` back (periodically, or with
     zeros), then filter and downsample with the synthesis filters."""
     F, N = w.dec_len, dy.shape[1]
     if mode == "periodization":
         p = F // 2 - 1
-        y = fb.extend_filter_down(xp, dy, _synthesis(w), N // 2, p, p, "periodic")
+        y = fb.extend_filter_down(xp, dy, synthesis_filters(w), N // 2, p, p, "periodic")
     else:
-        y = fb.extend_filter_down(xp, dy, _synthesis(w), (N + F - 2) // 2, F - 2, F - 2, "zero")
+        g = synthesis_filters(w)
+        y = fb.extend_filter_down(xp, dy, g, (N + F - 2) // 2, F - 2, F - 2, "zero")
     return y[0], y[1]  # (P, n, Q) each
 
 
@@ -297,7 +298,7 @@ def dwt(data: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> tup
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, x3, layout = _prepare(data, axis)
-    a, d = _dwt3(xp, x3, w, mode)
+    a, d = analysis_level(xp, x3, w, mode)
     return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
 
 
@@ -316,7 +317,7 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     bands = {n: _prepare(c, axis, n)[1] for n, c in named}
     a3, d3 = (bands.get(n, xp.zeros_like(ref3)) for n in ("cA", "cD"))
     _check_synthesis_length(a3.shape[1], w, mode, "cA and cD")
-    return _from_3d(xp, _idwt3(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
+    return _from_3d(xp, synthesis_level(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
 
 
 def _check_synthesis_length(n: int, w: Wavelet, mode: str, name: str) -> None:
@@ -353,7 +354,7 @@ def _common_dtype(xp: Any, *arrays: Any) -> list[Any]:
 # ---------------------------------------------------------------------------
 
 
-def _check_level(level: Any, data_len: int, w: Wavelet) -> int:
+def check_level(level: Any, data_len: int, w: Wavelet) -> int:
     """``level`` checked (an int in ``[0, LEVEL_LIMIT]``, or None for the maximum);
     above :func:`dwt_max_level` it warns (as PyWavelets)."""
     max_level = dwt_max_level(data_len, w.dec_len)
@@ -393,10 +394,10 @@ def wavedec(
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, a, layout = _prepare(data, axis, empty_axis=True)
-    level = _check_level(level, a.shape[1], w)
+    level = check_level(level, a.shape[1], w)
     details = []
     for _ in range(level):
-        a, d = _dwt3(xp, a, w, mode)
+        a, d = analysis_level(xp, a, w, mode)
         details.append(d)
     return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
 
@@ -432,7 +433,7 @@ def _coeffs_3d(
     return xp, [None if c is None else next(typed) for c in out], layout
 
 
-def _fit_approx(a: Any, d: Any, j: int, n_levels: int) -> Any:
+def fit_approx(a: Any, d: Any, j: int, n_levels: int) -> Any:
     """Trim ``a`` to ``d``'s length where the previous synthesis gave one sample
     more than the original (odd lengths), as PyWavelets does; else check."""
     if a.shape[1] == d.shape[1] + 1:
@@ -466,10 +467,10 @@ def waverec(
     for j, d in enumerate(cs[1:], start=1):
         a, d = _level_pair(xp, a, d, j, len(cs) - 1)
         _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
-        a = _idwt3(xp, a, d, w, mode)
+        a = synthesis_level(xp, a, d, w, mode)
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
-    return _from_3d(xp, _crop(a, length), layout)
+    return _from_3d(xp, crop_length(a, length), layout)
 
 
 def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
@@ -482,10 +483,10 @@ def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, An
         return a, xp.zeros_like(a)
     if a is None:
         return xp.zeros_like(d), d
-    return _fit_approx(a, d, j, n_levels), d
+    return fit_approx(a, d, j, n_levels), d
 
 
-def _crop(a: Any, length: int | None) -> Any:
+def crop_length(a: Any, length: int | None) -> Any:
     if length is None:
         return a
     n = a.shape[1]
@@ -514,7 +515,8 @@ def dwt_adjoint(
     xp, a3, layout = _prepare(dcA, axis, "dcA")
     d3 = _prepare(dcD, axis, "dcD")[1]
     _expect_len(a3.shape[1], dwt_coeff_len(length, w, mode), "dcA", length)
-    return _from_3d(xp, _dwt3_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode), layout)
+    dx = analysis_level_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode)  # (P, n, Q)
+    return _from_3d(xp, dx, layout)
 
 
 def _expect_len(got: int, want: int, name: str, length: int) -> None:
@@ -533,7 +535,7 @@ def idwt_adjoint(
     if (mode == "periodization" and N % 2) or (mode != "periodization" and (N + F) % 2):
         raise ValueError(f"dy has {N} samples along the axis, which idwt never outputs "
                          f"with {w.name} in mode {mode!r}")
-    a, d = _idwt3_adjoint(xp, y3, w, mode)
+    a, d = synthesis_level_adjoint(xp, y3, w, mode)
     return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
 
 
@@ -556,7 +558,7 @@ def wavedec_adjoint(
     for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
         n = lengths[len(cs) - j - 1]
         _expect_len(dd.shape[1], lengths[len(cs) - j], f"dcoeffs[{j}]", n)
-        da = _dwt3_adjoint(xp, da, dd, n, w, mode)
+        da = analysis_level_adjoint(xp, da, dd, n, w, mode)
     return _from_3d(xp, da, layout)
 
 
@@ -582,7 +584,7 @@ def waverec_adjoint(
         g = fb.extend(xp, g, 0, 1, "zero")  # adjoint of the crop: a zero at the end
     grads = []
     for j in range(len(coeff_lengths) - 1, 0, -1):  # finest level first
-        da, dd = _idwt3_adjoint(xp, g, w, mode)
+        da, dd = synthesis_level_adjoint(xp, g, w, mode)
         grads.append(dd)
         trimmed = approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last sample
         g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim

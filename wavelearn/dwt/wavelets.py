@@ -68,7 +68,7 @@ FILTER_NAMES = ("dec_lo", "dec_hi", "rec_lo", "rec_hi")
 
 
 @lru_cache(maxsize=1024)
-def _discrete_names() -> tuple[str, ...]:
+def discrete_names() -> tuple[str, ...]:
     return tuple(pywt.wavelist(kind="discrete"))
 
 
@@ -133,7 +133,7 @@ class Wavelet:
         if not isinstance(name, str):
             raise TypeError(f"wavelet must be a name (str) or a Wavelet, got {type(name).__name__}")
         lower = name.lower()
-        if lower not in _discrete_names():
+        if lower not in discrete_names():
             if _is_continuous(lower):
                 raise ValueError(
                     f"wavelet {name!r} is a continuous wavelet (for the CWT); the DWT needs a "
@@ -141,7 +141,7 @@ class Wavelet:
                     "pywt.wavelist(kind='discrete'))"
                 )
             raise ValueError(
-                f"unknown wavelet {name!r}{_closest(lower, _discrete_names())} "
+                f"unknown wavelet {name!r}{_closest(lower, discrete_names())} "
                 "(valid names: pywt.wavelist(kind='discrete'), in any letter case)"
             )
         w = pywt.Wavelet(lower)
@@ -230,11 +230,11 @@ def as_wavelet(wavelet: Any) -> Wavelet:
     if isinstance(wavelet, Wavelet):
         return wavelet
     if isinstance(wavelet, str):
-        return _wavelet_by_name(wavelet.lower()) if wavelet.lower() in _discrete_names() \
+        return _wavelet_by_name(wavelet.lower()) if wavelet.lower() in discrete_names() \
             else Wavelet(wavelet)  # raises the right error
     if isinstance(wavelet, pywt.ContinuousWavelet):
         return Wavelet(wavelet.name)  # raises: continuous
-    if isinstance(wavelet, pywt.Wavelet) and wavelet.name in _discrete_names():
+    if isinstance(wavelet, pywt.Wavelet) and wavelet.name in discrete_names():
         named = _wavelet_by_name(wavelet.name)
         if all(np.array_equal(a, b) for a, b in zip(named.filters, wavelet.filter_bank,
                                                      strict=True)):

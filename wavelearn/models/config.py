@@ -35,7 +35,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from wavelearn.dwt.transforms import LEVEL_LIMIT, dwt_max_level
-from wavelearn.dwt.wavelets import MODES, _discrete_names, as_wavelet, check_mode
+from wavelearn.dwt.wavelets import MODES, as_wavelet, check_mode, discrete_names
 from wavelearn.nn.mixing import MIXING_MODES
 from wavelearn.nn.module import numpy_dtype
 from wavelearn.nn.positional import ALIBI_MESSAGE, POSITIONAL_ENCODING_TYPES
@@ -122,7 +122,7 @@ def _wavelet(name: str, value: Any) -> str:
         w = as_wavelet(value)
     except (TypeError, ValueError) as e:
         raise _fail(name, value, f"{allowed} [{e}]") from None
-    if w.name not in _discrete_names() or as_wavelet(w.name) != w:
+    if w.name not in discrete_names() or as_wavelet(w.name) != w:
         raise _fail(name, value, f"{allowed}; a custom filter bank cannot be stored in a config")
     return w.name
 

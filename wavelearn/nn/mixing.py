@@ -224,7 +224,7 @@ class WaveletMixing(_MixingBase):
             return kernels.mixing_forward(x, self.weight.data, self.wavelet, self.levels)
         a, details = x, []
         for _ in range(self.levels):
-            a, d = tr._dwt3(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
+            a, d = tr.analysis_level(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
             details.append(d)
         bands = [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1]
         repeats = [2**self.levels] + [2**j for j in range(self.levels, 0, -1)]
@@ -234,7 +234,8 @@ class WaveletMixing(_MixingBase):
     def _synthesis(self, xp: Any, bands: list, n: int) -> Any:
         a = bands[0]
         for j, d in enumerate(bands[1:], start=1):
-            a = tr._idwt3(xp, tr._fit_approx(a, d, j, self.levels), d, self.wavelet, self.mode)
+            a = tr.fit_approx(a, d, j, self.levels)  # (B, n_j, D)
+            a = tr.synthesis_level(xp, a, d, self.wavelet, self.mode)
         return a[:, :n, :]  # (B, N, D): waverec(..., length=N)
 
     def backward(self, dy: Any) -> Any:
