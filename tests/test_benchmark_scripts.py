@@ -69,3 +69,15 @@ def test_generate_benchmark_prints_the_three_paths(capsys) -> None:
     errors = dict(part.rsplit(" ", 1) for part in out.split("max |diff| / max(1, |logit|): ")[1]
                   .splitlines()[0].split(", "))
     assert float(errors["float64"]) < 1e-12 and float(errors["float32"]) < 1e-5
+
+
+def test_ucr_benchmark_prints_the_table_with_both_baselines(tmp_path, capsys) -> None:
+    bench = load("ucr")
+    assert bench.main(["--sets", "Coffee", "--no-minirocket", "--recipe", "steps=2",
+                       "--recipe", "ensemble=2", "--recipe", "hidden_dim=8",
+                       "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "1-NN ED" in out and "wavelearn - 1-NN ED: mean" in out
+    (row,) = json.loads((tmp_path / "r.json").read_text())
+    assert row["set"] == "Coffee" and row["one_nn_ed"] == 1.0  # the archive's 1-NN ED
+    assert row["recipe"]["steps"] == 2 and len(row["steps"]) == 2

@@ -1,9 +1,12 @@
-"""The ``wavelearn`` command line: ``train``, ``evaluate``, ``generate`` and ``info``.
+"""The ``wavelearn`` command line: ``train``, ``evaluate``, ``generate``, ``predict``, ``info``.
 
 ::
 
     wavelearn train                       # the default task, sized for a laptop CPU
     wavelearn train --task imdb --epochs 2 --out runs/imdb
+    wavelearn train --task ucr:Coffee     # any installed UCR set (see wavelearn info)
+    wavelearn train --train mine.csv [--test mine_test.csv] [--label-column label]
+    wavelearn predict --checkpoint runs/Coffee/checkpoint.npz --input new.csv
     wavelearn train --resume              # continue runs/<task>/checkpoint.npz
     wavelearn evaluate --checkpoint runs/forda/checkpoint.npz
     wavelearn generate --checkpoint runs/shakespeare/checkpoint.npz --prompt "ROMEO:"
@@ -65,7 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a task (default: a quick demo)",
                            description="Train a wavelet transformer; see 'wavelearn info' "
                                        "for the tasks.")
-    train.add_argument("--task", choices=sorted(TASKS), help="task (default: forda)")
+    train.add_argument("--task", type=_task_name, metavar="TASK",
+                       help=f"one of {', '.join(sorted(TASKS))}, or ucr:<Name> for any "
+                            "installed UCR set (default: forda)")
+    train.add_argument("--train", metavar="FILE",
+                       help="your training series: CSV/TSV (label in the first column or "
+                            "--label-column) or .npz (X (n, T) or (n, C, T), y)")
+    train.add_argument("--test", metavar="FILE", help="your test series (default: a "
+                                                     "stratified 20%% of --train, fixed seed)")
+    train.add_argument("--label-column", type=_column, default=0,
+                       help="index or header name of the label column (default 0)")
     train.add_argument("--backend", help="numpy (default), torch, torch:cuda, cupy, ...")
     train.add_argument("--config", help="model/training config file (.json, .yaml, .yml)")
     length = train.add_mutually_exclusive_group()
@@ -114,9 +126,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads(generate)
     generate.set_defaults(handler=cmd_generate)
 
+    predict = sub.add_parser("predict", help="predict the series of a file with a checkpoint "
+                                             "of train --task ucr:<Name> / --train FILE")
+    predict.add_argument("--checkpoint", required=True)
+    predict.add_argument("--input", required=True, metavar="FILE",
+                         help="CSV/TSV (one series per row) or .npz (X)")
+    predict.add_argument("--output", metavar="FILE",
+                         help="CSV to write (default: print it): row, prediction, p_<class>...")
+    predict.add_argument("--label-column", type=_column,
+                         help="a column of --input to skip (its labels), index or name")
+    predict.add_argument("--backend")
+    _add_threads(predict)
+    predict.set_defaults(handler=cmd_predict)
+
     info = sub.add_parser("info", help="versions, backends, devices and tasks")
     info.set_defaults(handler=cmd_info)
     return parser
+
+
+def _task_name(value: str) -> str:
+    """A built-in task or ``ucr:<Name>`` (argparse type: a bad name is a usage error)."""
+    from wavelearn.training.datasets import TASKS
+
+    if value in TASKS or (value.startswith("ucr:") and len(value) > 4):
+        return value
+    raise argparse.ArgumentTypeError(f"unknown task {value!r}; choose from "
+                                     f"{', '.join(sorted(TASKS))} or ucr:<Name>")
+
+
+def _column(value: str) -> int | str:
+    """A column index (an integer) or a header name."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
 
 
 def _add_threads(parser: argparse.ArgumentParser) -> None:
@@ -228,8 +271,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     ``--nproc N`` starts N copies of this command with torchrun; a copy that
     torchrun started joins its process group and trains its shard of each batch.
     """
-    from wavelearn.training import distributed
+    from wavelearn.training import distributed, owndata
 
+    if args.train is not None or owndata.is_own_task(args.task):
+        return _train_own(args)
+    if args.test is not None:
+        raise ValueError("--test needs --train FILE")
     if args.nproc is not None:
         if distributed.launched_by_torchrun():
             raise ValueError("--nproc starts the processes itself; under torchrun, set their "
@@ -325,6 +372,51 @@ def _train(args: argparse.Namespace, group: Any) -> int:
             return 128 + e.signum
     print(report(trainer))
     print(f"saved {', '.join(str(out / name) for name in OUTPUT_NAMES)}")
+    return 0
+
+
+_OWN_OPTIONS = ("steps", "batch_size", "lr", "hidden_dim", "num_layers", "levels", "wavelet",
+                "mixing_mode")
+"""Options of ``train`` that override the recipe of ``--task ucr:<Name>`` / ``--train``."""
+
+
+def _train_own(args: argparse.Namespace) -> int:
+    """``train --task ucr:<Name>`` or ``--train FILE``: the data-sized recipe, then a report.
+    The output folder is checked and locked as for any run (``--overwrite`` to replace one)."""
+    from wavelearn.training import owndata, runfolder
+
+    unused = [f"--{name.replace('_', '-')}" for name in
+              ("config", "epochs", "max_seq_len", "patch_size", "limit_train", "limit_test",
+               "nproc") if getattr(args, name) is not None] + (["--resume"] if args.resume
+                                                               else [])
+    if unused:
+        raise ValueError(f"{', '.join(unused)} cannot be used with --task ucr:<Name> or "
+                         "--train FILE (their recipe chooses the sizes; --steps, --lr, "
+                         "--batch-size, --hidden-dim, --num-layers, --levels, --wavelet and "
+                         "--mixing-mode override it)")
+    if args.train is not None and args.task is not None:
+        raise ValueError("give either --task or --train, not both")
+    data = owndata.load_data(args.task, args.train, args.test, args.label_column)
+    out = Path(args.out or Path("runs") / data.name.replace("ucr:", ""))
+    overrides = {k: getattr(args, k) for k in _OWN_OPTIONS if getattr(args, k) is not None}
+    with runfolder.claimed(out, fresh=not args.overwrite):  # writable, no finished run, locked
+        report = owndata.train(data, out, overrides, args.seed or 0, args.backend or "numpy",
+                               progress=not args.no_progress)
+    print(owndata.format_report(report))
+    print(f"saved {out / 'checkpoint.npz'}, {out / 'report.json'}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``wavelearn predict``: one prediction and the class probabilities per series."""
+    from wavelearn.training import owndata
+
+    text = owndata.predict(args.checkpoint, args.input, args.output, args.label_column,
+                           args.backend)
+    if args.output is None:
+        print(text, end="")
+    else:
+        print(f"wrote {text.count(chr(10)) - 1} predictions to {args.output}")
     return 0
 
 
@@ -478,4 +570,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     print("tasks:")
     for name, spec in TASKS.items():
         print(f"  {name:16s} {spec['description']}")
+    _print_ucr_sets()
     return 0
+
+
+def _print_ucr_sets() -> None:
+    """The installed UCR sets, ``ucr:<Name>`` tasks, with their sizes."""
+    from wavelearn.training import ucr
+    from wavelearn.training.datasets import DatasetNotInstalledError
+
+    try:
+        names = ucr.names()
+    except DatasetNotInstalledError:
+        return
+    print(f"UCR sets ({len(names)}; wavelearn train --task ucr:<Name>): train/test series, "
+          "length, classes")
+    for name in names:
+        i = ucr.info(name)
+        print(f"  ucr:{name:<28s} {i.train:6d} /{i.test:6d}  T {i.length:5d}"
+              f"{' (variable)' if i.variable_length else '':11s}  {i.classes:3d} classes")
