@@ -358,7 +358,7 @@ def dwt(x: Any, wavelet: Any, mode: str = "symmetric", *, launcher: Any = None
     x = _contiguous(L, x)
     B, N, D = x.shape
     filters, left, _, n_out = tr._analysis(w, mode, N)  # (2, Fa) correlation form
-    f = L.filters(("dwt", w.name, mode == "periodization"), filters, x.dtype)
+    f = L.filters(("dwt", w, mode == "periodization"), filters, x.dtype)
     ca, cd = L.empty((B, n_out, D), x.dtype), L.empty((B, n_out, D), x.dtype)
     grid, block = rows_plan(D, B * n_out, L.max_grid_y)
     args = (x, f, ca, cd, _i32(B), _i32(N), _i32(D), _i32(n_out), _i32(filters.shape[1]),
@@ -392,7 +392,7 @@ def idwt(ca: Any, cd: Any, wavelet: Any, mode: str = "symmetric", *, launcher: A
         _fallback(why)
         return tr.idwt(ca, cd, w, mode, axis=1)
     ca, cd = _contiguous(L, ca), _contiguous(L, cd)
-    f = L.filters(("idwt", w.name), tr._synthesis(w), ca.dtype)
+    f = L.filters(("idwt", w), tr._synthesis(w), ca.dtype)
     y = L.empty((B, n_y, D), ca.dtype)
     grid, block = rows_plan(D, B * n_y, L.max_grid_y)
     args = (ca, cd, f, y, _i32(B), _i32(n), _i32(D), _i32(n_y), _i32(F), _i32(periodization))
@@ -515,7 +515,7 @@ def mixing_backward(x: Any, dy: Any, weight: Any, wavelet: Any = "db4", levels: 
     weight = _contiguous(L, weight, dtype)
     B, N, D = x.shape
     K = levels + 1
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     dx = L.empty((B, N, D), dtype)
     dw_part = L.empty((B, K, D), dtype)
     args = (x, dy, filt, weight, dx, dw_part, _i32(B), _i32(N), _i32(D), _i32(levels),
@@ -530,7 +530,7 @@ def _launch_mix(L: Any, plan: FusedPlan, x: Any, weight: Any, w: Wavelet, levels
     dtype = x.dtype
     x, weight = _contiguous(L, x), _contiguous(L, weight, dtype)
     B, N, D = x.shape
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     y = L.empty((B, N, D), dtype)
     args = (x, filt, weight, y, _i32(B), _i32(N), _i32(D), _i32(levels), _i32(w.dec_len),
             _i32(int(adjoint)))

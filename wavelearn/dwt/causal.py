@@ -57,7 +57,11 @@ def causal_lowpass(wavelet: Any) -> np.ndarray:
     """
     w = as_wavelet(wavelet)
     h = min((w.rec_lo, w.dec_lo), key=lambda f: float(np.sum(np.arange(f.size) * f**2)))
-    return h / h.sum()
+    total = float(h.sum())
+    if not np.isfinite(total) or abs(total) <= 1e-8 * float(np.abs(h).sum()):
+        raise ValueError(f"wavelet {w.name!r}: the causal bank needs a low-pass scaling filter "
+                         f"(taps summing to a finite non-zero value); dec_lo sums to {total:g}")
+    return h / total
 
 
 def causal_filter(xp: Any, x: Any, h: np.ndarray, dilation: int) -> Any:

@@ -153,6 +153,7 @@ class GELU(Module):
 
     def backward(self, dy: Any) -> Any:
         x = self.cache["x"]
+        backend_of(dy)  # TypeError for None or a list
         t = _gelu_tanh(x)  # (...) tanh(u)
         s = x * x  # (...) the in-place steps below keep the temporaries to three
         s *= 3.0 * _GELU_A
@@ -208,6 +209,7 @@ class Dropout(Module):
 
     def backward(self, dy: Any) -> Any:
         mask = self.cache["mask"]
+        backend_of(dy)  # TypeError for None or a list
         return dy if mask is None else dy * mask
 
 
