@@ -421,13 +421,16 @@ ms_step, ms_full = [], []
 long_model(ids_long[:, :64])  # warm up both paths once
 model.step(ids_long[:, :64], model.init_state(1))
 
-def best_ms(f, repeat=3):
-    """The fastest of ``repeat`` calls of ``f``, in ms (the least disturbed by other work)."""
+def best_ms(f, budget=0.3):
+    """The least CPU time of this process over calls of ``f`` (at least 5, more while
+    they take under ``budget`` seconds in all), in ms. The CPU time, not the wall
+    clock, and the least of many calls: other programs on a shared machine disturb
+    these the least."""
     times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+    while len(times) < 5 or sum(times) < budget:
+        t0 = time.process_time()
         f()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return 1e3 * min(times)
 
 
@@ -437,22 +440,23 @@ for n in contexts:
     ms_step.append(best_ms(lambda: [model.step(ids_long[:, 0], state) for _ in range(20)]) / 20)
     ms_full.append(best_ms(lambda: long_model(ids_long[:, :n])))
     print(f"context {n:5d}: step {ms_step[-1]:6.2f} ms, full forward {ms_full[-1]:7.1f} ms "
-          f"per new character")
+          f"(CPU) per new character")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 2.8))
 ax.loglog(contexts, ms_full, "o-", label="full forward per token (before)")
 ax.loglog(contexts, ms_step, "o-", label="step with the ring buffers")
-ax.set(xlabel="context length", ylabel="ms per new character")
+ax.set(xlabel="context length", ylabel="CPU ms per new character")
 ax.legend()
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The step's times wobble with whatever else the machine is doing (it was
-# shared when this ran); they do not grow with the context, while the full
-# forward's grow in proportion to it. `benchmarks/generate.py` measures the
-# same up to 128k characters of context,
+# The step's cost does not grow with the context, while the full forward's
+# grows in proportion to it (the times are CPU times of this process, which
+# other programs on a shared machine disturb less than the wall clock; small
+# wobbles remain). `benchmarks/generate.py` measures the same up to 128k
+# characters of context,
 # next to an attention decoder with a key/value cache, whose cost per token
 # grows with the context like the full forward's (its cache grows too: the
 # wavelet decoder's state stays at a few kilobytes).
