@@ -357,7 +357,7 @@ def test_sigterm_from_outside_a_real_process(tmp_path: Path) -> None:
             break
     time.sleep(1.0)
     run.send_signal(signal.SIGTERM)
-    _, err = run.communicate(timeout=60)
+    _, err = run.communicate(timeout=240)  # generous: a loaded machine finishes the step slowly
     assert run.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err
     _, meta = ckpt.read_checkpoint(tmp_path / "run" / ckpt.CHECKPOINT_NAME)
