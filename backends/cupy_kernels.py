@@ -6,7 +6,7 @@ read; each kernel has a NumPy reference among wavelearn's own functions:
 =============================  ========================================================
 wrapper                        NumPy reference
 =============================  ========================================================
-:func:`dwt`, :func:`idwt`      ``wavelearn.dwt.transforms._dwt3`` / ``_idwt3`` (= PyWavelets)
+:func:`dwt`, :func:`idwt`      ``transforms.analysis_level`` / ``synthesis_level`` (= pywt)
 :func:`wavedec`,               ``wavelearn.wavedec`` / ``waverec`` along axis 1
 :func:`waverec`
 :func:`mixing_forward`,        ``WaveletMixing(mixing_mode='pointwise').forward`` /
@@ -322,10 +322,10 @@ def fused_plan(N: int, levels: int, F: int, itemsize: int, max_shared: int, *,
 @lru_cache(maxsize=256)
 def mixing_filters(wavelet: Wavelet) -> np.ndarray:
     """``(4, F)`` float64: analysis filters in correlation form (time-reversed
-    ``dec_lo``/``dec_hi``, as ``transforms._analysis`` uses them in
+    ``dec_lo``/``dec_hi``, as ``transforms.analysis_filters`` uses them in
     periodization mode) and the synthesis filters ``rec_lo``/``rec_hi``."""
-    fa = tr._analysis(wavelet, "periodization", 2)[0]  # (2, F); the length does not matter
-    out = np.concatenate([fa, tr._synthesis(wavelet)])
+    fa = tr.analysis_filters(wavelet, "periodization", 2)[0]  # (2, F); the length does not matter
+    out = np.concatenate([fa, tr.synthesis_filters(wavelet)])
     out.flags.writeable = False
     return out
 
@@ -357,8 +357,8 @@ def dwt(x: Any, wavelet: Any, mode: str = "symmetric", *, launcher: Any = None
         return tr.dwt(x, w, mode, axis=1)
     x = _contiguous(L, x)
     B, N, D = x.shape
-    filters, left, _, n_out = tr._analysis(w, mode, N)  # (2, Fa) correlation form
-    f = L.filters(("dwt", w.name, mode == "periodization"), filters, x.dtype)
+    filters, left, _, n_out = tr.analysis_filters(w, mode, N)  # (2, Fa) correlation form
+    f = L.filters(("dwt", w, mode == "periodization"), filters, x.dtype)
     ca, cd = L.empty((B, n_out, D), x.dtype), L.empty((B, n_out, D), x.dtype)
     grid, block = rows_plan(D, B * n_out, L.max_grid_y)
     args = (x, f, ca, cd, _i32(B), _i32(N), _i32(D), _i32(n_out), _i32(filters.shape[1]),
@@ -392,7 +392,7 @@ def idwt(ca: Any, cd: Any, wavelet: Any, mode: str = "symmetric", *, launcher: A
         _fallback(why)
         return tr.idwt(ca, cd, w, mode, axis=1)
     ca, cd = _contiguous(L, ca), _contiguous(L, cd)
-    f = L.filters(("idwt", w.name), tr._synthesis(w), ca.dtype)
+    f = L.filters(("idwt", w), tr.synthesis_filters(w), ca.dtype)
     y = L.empty((B, n_y, D), ca.dtype)
     grid, block = rows_plan(D, B * n_y, L.max_grid_y)
     args = (ca, cd, f, y, _i32(B), _i32(n), _i32(D), _i32(n_y), _i32(F), _i32(periodization))
@@ -405,7 +405,7 @@ def wavedec(x: Any, wavelet: Any, mode: str = "symmetric", level: int | None = N
     """Multilevel DWT along axis 1: ``[cA_n, cD_n, ..., cD_1]`` (as ``pywt.wavedec``),
     one :func:`dwt` launch per level."""
     w = as_wavelet(wavelet)
-    level = tr._check_level(level, x.shape[1], w)
+    level = tr.check_level(level, x.shape[1], w)
     a, details = x, []
     for _ in range(level):
         a, d = dwt(a, w, mode, launcher=launcher)
@@ -419,8 +419,8 @@ def waverec(coeffs: list[Any], wavelet: Any, mode: str = "symmetric", *,
     one :func:`idwt` launch per level."""
     a = coeffs[0]
     for j, d in enumerate(coeffs[1:], start=1):
-        a = idwt(tr._fit_approx(a, d, j, len(coeffs) - 1), d, wavelet, mode, launcher=launcher)
-    return tr._crop(a, length)
+        a = idwt(tr.fit_approx(a, d, j, len(coeffs) - 1), d, wavelet, mode, launcher=launcher)
+    return tr.crop_length(a, length)
 
 
 # ---------------------------------------------------------------------------
@@ -515,7 +515,7 @@ def mixing_backward(x: Any, dy: Any, weight: Any, wavelet: Any = "db4", levels: 
     weight = _contiguous(L, weight, dtype)
     B, N, D = x.shape
     K = levels + 1
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     dx = L.empty((B, N, D), dtype)
     dw_part = L.empty((B, K, D), dtype)
     args = (x, dy, filt, weight, dx, dw_part, _i32(B), _i32(N), _i32(D), _i32(levels),
@@ -530,7 +530,7 @@ def _launch_mix(L: Any, plan: FusedPlan, x: Any, weight: Any, w: Wavelet, levels
     dtype = x.dtype
     x, weight = _contiguous(L, x), _contiguous(L, weight, dtype)
     B, N, D = x.shape
-    filt = L.filters(("mix", w.name), mixing_filters(w), dtype)
+    filt = L.filters(("mix", w), mixing_filters(w), dtype)
     y = L.empty((B, N, D), dtype)
     args = (x, filt, weight, y, _i32(B), _i32(N), _i32(D), _i32(levels), _i32(w.dec_len),
             _i32(int(adjoint)))
@@ -542,7 +542,7 @@ def _launch_mix(L: Any, plan: FusedPlan, x: Any, weight: Any, w: Wavelet, levels
 def _analysis_bands(xp: Any, x: Any, w: Wavelet, levels: int, mode: str) -> list[Any]:
     a, details = x, []
     for _ in range(levels):
-        a, d = tr._dwt3(xp, a, w, mode)
+        a, d = tr.analysis_level(xp, a, w, mode)
         details.append(d)
     return [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1], each (B, n_k, D)
 
@@ -555,7 +555,8 @@ def _mixing_forward_generic(x: Any, weight: Any, w: Wavelet, levels: int, mode: 
     bands = _analysis_bands(xp, x, w, levels, mode)
     a = bands[0] * weight[0]
     for j, d in enumerate(bands[1:], start=1):
-        a = tr._idwt3(xp, tr._fit_approx(a, d * weight[j], j, levels), d * weight[j], w, mode)
+        a = tr.synthesis_level(xp, tr.fit_approx(a, d * weight[j], j, levels), d * weight[j],
+                               w, mode)
     return a[:, : x.shape[1], :]
 
 
@@ -578,7 +579,7 @@ def _mixing_backward_generic(x: Any, dy: Any, weight: Any, w: Wavelet, levels: i
 def _as_float(x: Any) -> Any:
     """``x`` in the dtype the generic path computes in (PyWavelets' rule)."""
     xp = array_namespace(x)
-    return xp.astype(x, tr._float_dtype(xp, x, "x"), copy=False)
+    return xp.astype(x, tr.float_dtype(xp, x, "x"), copy=False)
 
 
 # ---------------------------------------------------------------------------

@@ -46,6 +46,25 @@ class TorchBackend(Backend):
     def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
         return target.index_add_(0, idx, values)
 
+    @property
+    def gelu(self) -> Any:
+        """torch's own tanh-GELU kernels (one pass each way; ``wavelearn.nn.GELU`` uses them)."""
+        return TorchGelu(self.torch)
+
+
+class TorchGelu:
+    """``torch.nn.functional.gelu(x, approximate='tanh')`` and its backward kernel:
+    the formula of :class:`wavelearn.nn.GELU`, fused."""
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+
+    def forward(self, x: Any) -> Any:
+        return self.torch.nn.functional.gelu(x, approximate="tanh")
+
+    def backward(self, dy: Any, x: Any) -> Any:
+        return self.torch.ops.aten.gelu_backward(dy, x, approximate="tanh")
+
 
 def load(device: str | None) -> TorchBackend:
     try:

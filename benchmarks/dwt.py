@@ -43,15 +43,17 @@ WAVELET, LEVEL, AXIS = "db4", 3, 1
 
 
 def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
-    """Seconds per call, the minimum over ``repeat`` interleaved rounds."""
+    """Seconds per call, the minimum over ``repeat`` interleaved rounds: wall clock
+    under each name, CPU time of the process (all threads) under ``cpu:name``."""
     for f in funcs.values():  # warm-up: caches, page faults, lazy imports
         f()
-    best = dict.fromkeys(funcs, float("inf"))
+    best = {k: float("inf") for name in funcs for k in (name, f"cpu:{name}")}
     for _ in range(repeat):
         for name, f in funcs.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             f()
             best[name] = min(best[name], time.perf_counter() - t0)
+            best[f"cpu:{name}"] = min(best[f"cpu:{name}"], time.process_time() - c0)
     return best
 
 
@@ -72,21 +74,24 @@ def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int) -> list
     )
     case = ("x".join(map(str, shape)), dtype, mode)
     return [
-        (*case, op, t[f"wl_{key}"], t[f"pywt_{key}"], t["floor"])
+        (*case, op, t[f"wl_{key}"], t[f"pywt_{key}"], t["floor"],
+         t[f"cpu:wl_{key}"] / t[f"cpu:pywt_{key}"], t[f"cpu:wl_{key}"] / t["cpu:floor"])
         for op, key in (("wavedec", "dec"), ("waverec", "rec"))
     ]
 
 
 def print_table(rows: list[tuple]) -> None:
     head = ("shape", "dtype", "mode", "op", "wavelearn ms", "pywt ms", "copy ms",
-            "wl/pywt", "wl/copy")
-    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8}"
+            "wl/pywt", "wl/copy", "cpu:wl/pywt", "cpu:wl/copy")
+    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8} {:>11} {:>11}"
     print(fmt.format(*head))
-    print("-" * 97)
-    for shape, dtype, mode, op, t_wl, t_pywt, t_floor in rows:
+    print("-" * 121)
+    for shape, dtype, mode, op, t_wl, t_pywt, t_floor, c_pywt, c_floor in rows:
         print(fmt.format(shape, dtype, mode, op, f"{1e3 * t_wl:.2f}", f"{1e3 * t_pywt:.2f}",
                          f"{1e3 * t_floor:.2f}", f"{t_wl / t_pywt:.2f}",
-                         f"{t_wl / t_floor:.2f}"))
+                         f"{t_wl / t_floor:.2f}", f"{c_pywt:.2f}", f"{c_floor:.2f}"))
+    print("cpu: the same ratios in process CPU time (steadier on a machine shared with "
+          "other processes; with several threads it adds their times)")
 
 
 def main(argv: list[str] | None = None) -> None:

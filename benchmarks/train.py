@@ -5,7 +5,7 @@ budget, side by side:
 
 * **wavelearn**: :class:`~wavelearn.models.WaveletTransformer` (the LM:
   :class:`~wavelearn.models.WaveletDecoder`) with the task's defaults from
-  ``wavelearn.training.trainer.TASK_DEFAULTS``, trained by
+  ``wavelearn.training.tasks.TASK_DEFAULTS``, trained by
   :class:`wavelearn.training.trainer.Trainer`
   (NumPy backend, hand-written backward passes);
 * **attention**: a PyTorch ``nn.TransformerEncoder`` with the same hidden size,

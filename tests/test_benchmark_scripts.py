@@ -60,6 +60,17 @@ def test_training_benchmark_feeds_attention_the_trainers_batches() -> None:
             np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
 
 
+def test_generate_benchmark_prints_the_three_paths(capsys) -> None:
+    pytest.importorskip("torch")
+    bench = load("generate")
+    assert bench.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "streaming" in out and "torch KV" in out and "full/stream" in out
+    errors = dict(part.rsplit(" ", 1) for part in out.split("max |diff| / max(1, |logit|): ")[1]
+                  .splitlines()[0].split(", "))
+    assert float(errors["float64"]) < 1e-12 and float(errors["float32"]) < 1e-5
+
+
 def test_ucr_benchmark_prints_the_table_with_both_baselines(tmp_path, capsys) -> None:
     bench = load("ucr")
     assert bench.main(["--sets", "Coffee", "--no-minirocket", "--recipe", "steps=2",

@@ -25,10 +25,33 @@ TABULAR = dict(hidden_dim=16, num_layers=1, steps=120, ensemble=1, kernel=64, st
 FAST = dict(hidden_dim=8, num_layers=1, steps=30, ensemble=1, random_state=0)
 
 
+# The checks skipped, and why: the models compute in float32, and BLAS sums a row of
+# a matrix product in an order that can depend on how many rows the product has, so an
+# example's probabilities move at the float32 rounding level (~1e-8 absolute) with the
+# batch it is predicted in; the checks below demand 1e-9. Labels do not change, and
+# test_predictions_do_not_depend_on_the_batch_beyond_float32_rounding checks both.
+EXPECTED_FAILED = {
+    "check_methods_sample_order_invariance": "float32 rounding depends on the batch",
+    "check_methods_subset_invariance": "float32 rounding depends on the batch",
+}
+
+
 def _failures(estimator) -> list[str]:
-    results = check_estimator(estimator, on_fail=None)
+    results = check_estimator(estimator, on_fail=None, expected_failed_checks=EXPECTED_FAILED)
     return [f"{r['check_name']}: {str(r['exception'])[:200]}" for r in results
             if r["status"] == "failed"]
+
+
+def test_predictions_do_not_depend_on_the_batch_beyond_float32_rounding() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = (X[:, 0] > 0).astype(int)
+    clf = WaveletClassifier(**TABULAR).fit(X, y)
+    order = rng.permutation(60)
+    p, q = clf.predict_proba(X)[order], clf.predict_proba(X[order])
+    np.testing.assert_allclose(q, p, rtol=0, atol=1e-6)
+    assert (clf.predict(X)[order] == clf.predict(X[order])).all()
+    np.testing.assert_allclose(clf.predict_proba(X[:7]), clf.predict_proba(X)[:7], atol=1e-6)
 
 
 def test_classifier_passes_check_estimator() -> None:

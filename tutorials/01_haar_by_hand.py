@@ -20,6 +20,15 @@
 # Here we build it from averages and differences, turn it into a small
 # orthogonal matrix, and check that what we built is exactly what
 # `wavelearn.dwt` and PyWavelets compute.
+#
+# **Prerequisites:** matrices, the transpose, orthogonal matrices; NumPy
+# arrays and slicing. No wavelets. Symbols are listed on the
+# [notation page](notation.md), the books on the [references page](references.md).
+#
+# **After this notebook you can** compute one Haar level by hand and as a
+# matrix, explain why it is orthogonal (a reflection) and how to invert it,
+# relate a library's filter `dec_hi` to the rows of that matrix, and read the
+# band order of a multilevel decomposition.
 
 # %%
 import matplotlib.pyplot as plt
@@ -70,13 +79,26 @@ print("rebuilt equals x:", np.array_equal(back, x))
 # H = \frac{1}{\sqrt 2}\begin{pmatrix} 1 & 1 \\ 1 & -1 \end{pmatrix}.
 # $$
 #
-# The rows of $H$ are orthonormal, so $H^\top H = I$: $H$ is a rotation
-# followed by a reflection. It preserves length, $a_k^2 + d_k^2 = x_{2k}^2 +
-# x_{2k+1}^2$, and its inverse is its transpose (here $H^\top = H$, so $H$ is
-# its own inverse).
+# The rows of $H$ are orthonormal, so $H^\top H = I$: $H$ is orthogonal. It
+# preserves length, $a_k^2 + d_k^2 = x_{2k}^2 + x_{2k+1}^2$, and its inverse
+# is its transpose. Here $H^\top = H$, so $H$ is its own inverse, $H^2 = I$.
+#
+# Which orthogonal map is it? A $2 \times 2$ orthogonal matrix is either a
+# rotation ($\det = +1$) or a reflection ($\det = -1$). $H$ is symmetric with
+# eigenvalues $+1$ and $-1$, so it is a single **reflection**,
+# $H = I - 2 v v^\top$: it keeps the line at angle $\pi/8 = 22.5°$ fixed and
+# flips the direction $v$ perpendicular to it. The cell checks all of it.
 
 # %%
 H = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)
+eigenvalues, eigenvectors = np.linalg.eigh(H)  # ascending: -1, then +1
+v, mirror = eigenvectors[:, 0], eigenvectors[:, 1]
+print("eigenvalues of H:", eigenvalues, " det H =", round(np.linalg.det(H), 12))
+print("max |H - (I - 2 v v^T)| =", np.abs(H - (np.eye(2) - 2 * np.outer(v, v))).max())
+print(f"the fixed line (eigenvalue +1) points at {np.degrees(np.arctan(mirror[1] / mirror[0])):.1f}"
+      " degrees; max |H H - I| =", np.abs(H @ H - np.eye(2)).max())
+
+# %%
 print("H^T H =\n", H.T @ H)
 print("det H =", np.linalg.det(H))
 
@@ -144,6 +166,23 @@ print("by hand vs PyWavelets: ", np.abs(a - pA).max(), np.abs(d - pD).max())
 worst = max(np.abs(np.concatenate(wl.dwt(x, "haar", mode=m)) - np.concatenate([a, d])).max()
             for m in wl.MODES)
 print(f"largest difference over all {len(wl.MODES)} modes: {worst:.1e}")
+
+# %% [markdown]
+# `dec_hi` prints as $(-1, 1)/\sqrt2$, the reverse of the row $(1, -1)/\sqrt2$
+# of $H$. Nothing is wrong: a DWT *convolves* with its filters, and a
+# convolution flips the filter before sliding it over the signal,
+# $(x * g)[n] = \sum_m g[m]\, x[n - m]$. At $n = 2k + 1$ this is
+# $g[0]\, x_{2k+1} + g[1]\, x_{2k} = (x_{2k} - x_{2k+1})/\sqrt2 = d_k$: tap
+# $g[0]$ meets the *later* sample. So the filter is the row of the matrix
+# read backwards, and keeping the odd outputs of the full convolution gives
+# exactly our $d$ (and $a$ from `dec_lo`, which is its own reverse).
+
+# %%
+full_hi = np.convolve(x, haar.dec_hi)  # (x * g)[n] for n = 0 .. N
+full_lo = np.convolve(x, haar.dec_lo)
+print("row of H for d:", H[1], " dec_hi reversed:", haar.dec_hi[::-1])
+print("max |(x * dec_hi)[1::2] - d| =", np.abs(full_hi[1::2] - d).max())
+print("max |(x * dec_lo)[1::2] - a| =", np.abs(full_lo[1::2] - a).max())
 
 # %% [markdown]
 # ## Perfect reconstruction
@@ -224,3 +263,53 @@ plt.show()
 # one sample and the picture changes: the decimated DWT is not
 # shift-invariant, in Haar's case and for every filter bank of the next
 # tutorials.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. One Haar step.** Return $(a, d)$ for an even-length `x`, with
+# $a_k = (x_{2k} + x_{2k+1})/\sqrt2$ and $d_k = (x_{2k} - x_{2k+1})/\sqrt2$.
+
+# %%
+def haar_step(x):
+    """(a, d) of one orthonormal Haar level of an even-length 1-D array x."""
+    raise NotImplementedError  # your code here
+
+
+check("01.1", haar_step)
+
+# %% [markdown]
+# **2. Its inverse.** Given $(a, d)$, return $x$: interleave
+# $(a_k + d_k)/\sqrt2$ and $(a_k - d_k)/\sqrt2$.
+
+# %%
+def haar_inverse(a, d):
+    """x with haar_step(x) == (a, d)."""
+    raise NotImplementedError  # your code here
+
+
+check("01.2", haar_inverse)
+
+# %% [markdown]
+# **3. The matrix.** Return the $n \times n$ matrix $W$ of one Haar level,
+# averages in the first $n/2$ rows, so that `W @ x` equals
+# `np.concatenate([a, d])`.
+
+# %%
+def haar_matrix(n):
+    """W (n, n): W @ x == concatenate(haar_step(x))."""
+    raise NotImplementedError  # your code here
+
+
+check("01.3", haar_matrix)

@@ -18,7 +18,20 @@
 # and give smoother approximations, but they raise two questions: which
 # filters still allow perfect reconstruction, and what to do at the ends of
 # the signal, where a long filter reads samples that do not exist. This
-# notebook answers both and checks every claim numerically.
+# notebook answers both and checks every claim numerically. The theory is
+# that of [Strang & Nguyen (1996)](references.md#strang-and-nguyen-1996) and
+# [Daubechies (1992)](references.md#daubechies-1992); [Mallat (2009)](references.md#mallat-2009)
+# covers it all.
+#
+# **Prerequisites:** tutorial 1; convolution of two sequences; complex
+# numbers $e^{i\omega}$ (the z-transform is introduced below).
+#
+# **After this notebook you can** state and check the perfect-reconstruction
+# and orthogonality conditions of a two-channel filter bank, derive the
+# high-pass filter from the low-pass one, explain what the cascade algorithm
+# draws, tell the Daubechies, Symlet, Coiflet and biorthogonal families
+# apart, choose a boundary mode, and predict how many coefficients a DWT
+# returns.
 
 # %%
 import matplotlib.pyplot as plt
@@ -57,9 +70,57 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Iterating the synthesis filters forever (the *cascade algorithm*) draws the
-# continuous functions behind the filters: the scaling function $\phi$ and
-# the wavelet $\psi$. PyWavelets' `wavefun` does it.
+# ### Primer: the wavelet families
+#
+# PyWavelets names its filters by family; wavelearn accepts every discrete
+# one. All but the last are orthogonal:
+#
+# * **Daubechies** `dbN` ([Daubechies 1992](references.md#daubechies-1992)):
+#   the shortest orthogonal filters ($F = 2N$) with $N$ vanishing moments
+#   (defined below); markedly asymmetric. `db1` is Haar.
+# * **Symlets** `symN`: the same length and moments as `dbN`, with the
+#   factorisation chosen to be as close to symmetric as possible (an
+#   orthogonal FIR filter other than Haar cannot be exactly symmetric).
+# * **Coiflets** `coifN`: $F = 6N$ taps; $2N$ vanishing moments for $\psi$
+#   and also $2N - 1$ for the scaling function $\phi$ (its moments above
+#   zero vanish), so coarse coefficients are close to samples of the signal.
+# * **Biorthogonal** `biorN.M`: two different filter pairs for analysis and
+#   synthesis, which lets both be exactly symmetric (linear phase), at the
+#   price of orthogonality; tutorial 4 shows what that costs in the backward
+#   pass.
+#
+# The table reads these properties from PyWavelets.
+
+# %%
+rows = ["| wavelet | family | F | vanishing moments of $\\psi$ | orthogonal | symmetry |",
+        "|---|---|---|---|---|---|"]
+for name in ["db2", "db4", "sym4", "coif1", "coif2", "bior2.2", "bior4.4"]:
+    w = pywt.Wavelet(name)
+    rows.append(f"| {name} | {w.family_name} | {w.dec_len} | {w.vanishing_moments_psi} | "
+                f"{w.orthogonal} | {w.symmetry} |")
+display(Markdown("\n".join(rows)))
+
+# %% [markdown]
+# ### Primer: the refinement equation, and what `wavefun` draws
+#
+# Behind an orthogonal filter bank are two functions of a continuous
+# variable: the *scaling function* $\phi$ and the *wavelet* $\psi$. They
+# are defined by the synthesis filters through the **refinement equation**
+# (also called the two-scale or dilation equation):
+#
+# $$ \phi(t) = \sqrt2 \sum_n \tilde h[n]\, \phi(2t - n), \qquad
+#    \psi(t) = \sqrt2 \sum_n \tilde g[n]\, \phi(2t - n), $$
+#
+# with $\int \phi = 1$: $\phi$ is a sum of squeezed, shifted copies of
+# itself, and $\psi$ is another sum of the same copies. The coefficients
+# $c_{A_j}[k]$ of the DWT are (approximately) inner products of the signal
+# with $\phi$ stretched by $2^j$ and shifted by $2^j k$, and the details
+# with $\psi$ ([Mallat 2009](references.md#mallat-2009), ch. 7). The
+# *cascade algorithm* solves the equation by iteration: start from a box,
+# apply the right-hand side again and again; after $L$ steps it has the
+# values on the grid $t = k / 2^L$. PyWavelets' `wavefun(level=L)` does
+# exactly that: the cell checks that its level-$L$ output is the right-hand
+# side applied to its level-$(L-1)$ output.
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 2.5))
@@ -71,6 +132,62 @@ for ax, name in zip(axes, ["db2", "db4", "sym8"], strict=True):
     ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
+
+
+def refine(w, phi_coarse, L):
+    """sqrt(2) sum_n f[n] phi(2t - n) on the level-L grid, for f = rec_lo and rec_hi."""
+    k = np.arange((len(phi_coarse) - 1) * 2 + 1)  # t = k / 2^L
+    out = []
+    for f in (w.rec_lo, w.rec_hi):
+        total = np.zeros(k.size)
+        for n, fn in enumerate(f):
+            idx = k - n * 2 ** (L - 1)  # 2t - n on the level-(L-1) grid
+            ok = (idx >= 0) & (idx < len(phi_coarse))
+            total[ok] += np.sqrt(2) * fn * phi_coarse[idx[ok]]
+        out.append(total)
+    return out
+
+
+for name in ["db2", "db4", "sym8"]:
+    w, L = pywt.Wavelet(name), 8
+    phi, psi, _ = w.wavefun(level=L)
+    phi_coarse, _, _ = w.wavefun(level=L - 1)
+    phi_rhs, psi_rhs = refine(w, phi_coarse, L)
+    print(f"{name}: max |phi - refinement of phi| = {np.abs(phi - phi_rhs).max():.1e}, "
+          f"max |psi - sqrt2 sum g~[n] phi(2t - n)| = {np.abs(psi - psi_rhs).max():.1e}")
+
+# %% [markdown]
+# ## Primer: the z-transform and the frequency response
+#
+# The **z-transform** of a sequence is the polynomial (in $z^{-1}$)
+# $X(z) = \sum_n x[n]\, z^{-n}$. Two facts make it useful for filters:
+#
+# * a convolution becomes a product, $y = h * x \iff Y(z) = H(z) X(z)$
+#   (multiplying polynomials convolves their coefficients);
+# * a delay by $\Delta$ samples multiplies by $z^{-\Delta}$.
+#
+# On the unit circle, $z = e^{i\omega}$, the transform of a filter is its
+# **frequency response** $H(\omega) = \sum_n h[n]\, e^{-i\omega n}$: a
+# sinusoid of frequency $\omega$ (radians per sample) comes out of the
+# filter scaled by $|H(\omega)|$ and shifted by the phase
+# $\arg H(\omega)$. The cell checks both facts with `db2`'s low-pass filter.
+
+# %%
+h = wl.Wavelet("db2").dec_lo
+x = np.random.default_rng(0).standard_normal(6)
+z = 0.7 * np.exp(0.4j)  # any complex number
+
+
+def ztrans(c, z):
+    return np.sum(c * z ** -np.arange(len(c)))
+
+
+print(f"|Z[h * x](z) - H(z) X(z)| = {abs(ztrans(np.convolve(h, x), z) - ztrans(h, z) * ztrans(x, z)):.1e}")
+for omega in [0.3, 1.5, 2.8]:
+    n = np.arange(200)
+    y = np.convolve(h, np.cos(omega * n))[len(h):200]  # past the start-up
+    print(f"omega = {omega}: output amplitude {np.abs(y).max():.4f}, |H(omega)| = "
+          f"{abs(ztrans(h, np.exp(1j * omega))):.4f}")
 
 # %% [markdown]
 # ## Perfect reconstruction
@@ -85,10 +202,10 @@ plt.show()
 # $$
 #
 # The second term is *aliasing* (the signal with every other sample
-# negated). Perfect reconstruction, $\hat x[n] = x[n - \ell]$, holds exactly when
+# negated). Perfect reconstruction, $\hat x[n] = x[n - \Delta]$, holds exactly when
 #
 # $$
-# \tilde H(z) H(z) + \tilde G(z) G(z) = 2 z^{-\ell}
+# \tilde H(z) H(z) + \tilde G(z) G(z) = 2 z^{-\Delta}
 # \quad\text{(no distortion)}, \qquad
 # \tilde H(z) H(-z) + \tilde G(z) G(-z) = 0
 # \quad\text{(no aliasing)}.
@@ -114,7 +231,7 @@ def pr_errors(name):
 
 
 names = ["haar", "db2", "db4", "db8", "sym6", "coif3", "bior2.2", "bior4.4"]
-rows = ["| wavelet | F | delay $\\ell$ | max distortion error | max alias | orthogonal |",
+rows = ["| wavelet | F | delay $\\Delta$ | max distortion error | max alias | orthogonal |",
         "|---|---|---|---|---|---|"]
 for name in names:
     w, delay, dist, alias = pr_errors(name)
@@ -122,7 +239,7 @@ for name in names:
 display(Markdown("\n".join(rows)))
 
 # %% [markdown]
-# Both conditions hold to rounding error, with delay $\ell = F - 1$. (The
+# Both conditions hold to rounding error, with delay $\Delta = F - 1$. (The
 # larger of the tiny errors come from the finite number of digits with which
 # some filters are tabulated.)
 #
@@ -217,9 +334,13 @@ for N in range(1, 7):
 # *boundary mode* invents them differently: zeros, the edge value repeated,
 # a mirror image (about the half-sample, `symmetric`, or about the edge
 # sample, `reflect`), periodic repetition, a linear extrapolation (`smooth`),
-# or sign-flipped mirrors (`antisymmetric`, `antireflect`). `periodization`
-# repeats the signal periodically too, but keeps only as many coefficients
-# as needed to reconstruct (see the lengths below).
+# a sign-flipped mirror (`antisymmetric`: $-x$ mirrored about the
+# half-sample, so the extension starts at $-x_0$), or a point reflection
+# through the edge sample (`antireflect`: $2 x_0 - x_k$ before the start,
+# $2 x_{N-1} - x_{N-1-k}$ after the end, which continues the slope instead of
+# flipping the sign). `periodization` repeats the signal periodically too,
+# but keeps only as many coefficients as needed to reconstruct (see the
+# lengths below).
 #
 # The picture shows each extension of an 8-sample signal; wavelearn's
 # extension (`wavelearn.dwt.filterbank.extend`, written as small matrices) is
@@ -240,6 +361,18 @@ for ax, mode in zip(axes.ravel(), wl.MODES, strict=True):
     ax.axvspan(-0.5, x8.size - 0.5, color="0.9")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The two "anti" modes are easy to confuse, so here are their first three
+# invented samples before $x_0$ next to the formulas: `antisymmetric` gives
+# $-x_0, -x_1, -x_2$ (a mirror with the sign flipped), `antireflect` gives
+# $2x_0 - x_1, 2x_0 - x_2, 2x_0 - x_3$ (a mirror through the point $(0, x_0)$).
+
+# %%
+for mode, formula in [("antisymmetric", -x8[:3]), ("antireflect", 2 * x8[0] - x8[1:4])]:
+    before = filterbank.extend(np, x8[None, :, None], 3, 0, mode)[0, :3, 0][::-1]
+    print(f"{mode:13s} x_-1, x_-2, x_-3 = {before}, formula {formula}, "
+          f"max difference {np.abs(before - formula).max():.0e}")
 
 # %% [markdown]
 # The mode changes only the coefficients whose filter reaches past an edge.
@@ -270,8 +403,21 @@ print(f"  periodization: {d.size} details, non-zero ones at {big.tolist()} (larg
 # %% [markdown]
 # Zero padding and periodic wrap-around create jumps, and the details see
 # them; `smooth` and `antireflect` continue the slope and do best here.
-# `periodization` sees the jump of the periodic wrap-around, in the
-# coefficients whose filters straddle it.
+# The worst mode is `antisymmetric` (largest edge detail 3.7 where zero
+# padding gives 1.9): its sign flip jumps from $x_{N-1} \approx 3.9$ to
+# $-x_{N-1}$, a jump of $2 |x_{N-1}|$, twice the jump to zero of zero
+# padding. The cell below measures the jump between the last sample and the
+# first invented one at each end. `periodization` sees the jump of the
+# periodic wrap-around, in the coefficients whose filters straddle it.
+
+# %%
+ends = {}
+for m in padded_modes:
+    padded = filterbank.extend(np, quad[None, :, None], 1, 1, m)[0, :, 0]  # one sample each side
+    ends[m] = (abs(padded[1] - padded[0]), abs(padded[-1] - padded[-2]))
+    print(f"  {m:14s} jump at the start {ends[m][0]:.3f}, at the end {ends[m][1]:.3f}")
+print("largest jump:", max(ends, key=lambda m: max(ends[m])),
+      f"(x_0 = {quad[0]:.3f}, x_N-1 = {quad[-1]:.3f})")
 #
 # ## How many coefficients?
 #
@@ -335,3 +481,55 @@ for j, ax in enumerate(axes[1:], start=1):
     ax.set_title(f"level {j}: {c[0].size} coefficients, relative error {rel:.3f}", fontsize=9)
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The high-pass filter by the alternating flip.** For an orthogonal
+# wavelet, $g[n] = (-1)^{n+1} h[F-1-n]$. Write it; the check compares your
+# $g$ with PyWavelets' `dec_hi` for db2, db4 and sym5.
+
+# %%
+def alternating_flip(h):
+    """The high-pass g of an orthogonal filter bank from its low-pass h."""
+    raise NotImplementedError  # your code here
+
+
+check("02.1", alternating_flip)
+
+# %% [markdown]
+# **2. The symmetric extension.** Extend `x` by `p` samples at each end
+# ($p \le n$), mirroring about the half-sample: $\dots, x_1, x_0 \mid x_0,
+# \dots, x_{n-1} \mid x_{n-1}, x_{n-2}, \dots$ (compare with `pywt.pad`).
+
+# %%
+def symmetric_extension(x, p):
+    """x (n,) -> (n + 2p,) in 'symmetric' mode."""
+    raise NotImplementedError  # your code here
+
+
+check("02.2", symmetric_extension)
+
+# %% [markdown]
+# **3. How many coefficients?** One DWT level of $n$ samples with an
+# $F$-tap filter: return the number of coefficients per band for `mode` in
+# `'symmetric'`, `'zero'` and `'periodization'` (the formulas are above).
+
+# %%
+def coeff_len(n, F, mode):
+    """Coefficients per band of one DWT level."""
+    raise NotImplementedError  # your code here
+
+
+check("02.3", coeff_len)

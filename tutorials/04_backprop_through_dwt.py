@@ -20,6 +20,14 @@
 # transform's matrix. This notebook builds the matrix explicitly, compares
 # its transpose with wavelearn's adjoint functions, and shows when the
 # transpose is the inverse transform and when it is not.
+#
+# **Prerequisites:** tutorials 1 and 2; the chain rule and backpropagation
+# (what $\partial L / \partial x$ of a loss means).
+#
+# **After this notebook you can** build the matrix of any linear transform
+# from unit vectors, explain why a linear layer's backward pass is its
+# transpose, tell when that transpose is the inverse transform, and verify a
+# backward pass with finite differences and with the dot-product test.
 
 # %%
 import os
@@ -72,11 +80,47 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The rows of the matrix are shifted copies of the filters, two samples apart
-# per coefficient (four at the second level). In `periodization` mode the
-# rows at the ends of each band wrap around to the other end of the signal;
-# in `symmetric` mode they fold back onto the first or last samples, and
-# there are more rows than samples.
+# At the first level (the bottom band, $c_{D_1}$) the rows of the matrix are
+# shifted copies of the high-pass filter $g$, reversed (a convolution flips
+# the filter, tutorial 1), two samples apart. Deeper rows are **not** copies
+# of $h$ or $g$: level 2 filters the level-1 approximation, so its rows are
+# *iterated* filters. Substituting $c_{A_1}[m] = \sum_n h[n]\,x[2m + s - n]$
+# into $c_{D_2}[k] = \sum_m g[m]\, c_{A_1}[2k + s - m]$ gives one filter of
+# the input with taps
+#
+# $$ g^{(2)}[p] = \sum_{2m + n = p} g[m]\, h[n], \qquad
+#    \text{i.e. } g^{(2)} = (g \uparrow 2) * h, $$
+#
+# ($g \uparrow 2$: $g$ with a zero between its taps; likewise
+# $h^{(2)} = (h \uparrow 2) * h$ for $c_{A_2}$), $3F - 2$ taps long and
+# shifted by four samples per coefficient; level $j$ has $(2^j - 1)(F - 1) + 1$
+# taps and a shift of $2^j$. In `periodization` mode the rows at the ends of
+# each band wrap around to the other end of the signal; in `symmetric` mode
+# they fold back onto the first or last samples, and there are more rows than
+# samples. The cell compares an interior row of each band with these filters.
+
+# %%
+w = wl.Wavelet(wavelet)
+h, g = w.dec_lo, w.dec_hi
+
+
+def upsample(f):
+    """f with a zero between its taps (f up 2)."""
+    up = np.zeros(2 * f.size - 1)
+    up[::2] = f
+    return up
+
+
+expected = {"cD1": g, "cD2": np.convolve(upsample(g), h), "cA2": np.convolve(upsample(h), h)}
+starts = np.cumsum([0] + lengths_per)
+for name, band in [("cA2", 0), ("cD2", 1), ("cD1", 2)]:
+    rows = A_per[starts[band]:starts[band + 1]]
+    row = rows[rows.shape[0] // 2]  # an interior row: no wrap-around
+    support = np.flatnonzero(np.abs(row) > 1e-12)
+    taps = row[support[0]:support[-1] + 1][::-1]  # read backwards: the filter
+    shift = np.flatnonzero(np.abs(rows[rows.shape[0] // 2 + 1]) > 1e-12)[0] - support[0]
+    print(f"{name}: {taps.size:2d} taps, rows {shift} samples apart, "
+          f"max |row reversed - filter| = {np.abs(taps - expected[name]).max():.1e}")
 #
 # ## Gradients are transposes
 #
@@ -254,3 +298,58 @@ for wavelet in ["haar", "db4", "sym5", "coif2", "bior3.5"]:
 print(f"{count} cases (wavelet x length x mode)")
 for name, err in worst.items():
     print(f"  {name}: worst relative |<Ax, y> - <x, A^T y>| = {err:.1e}")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value, and which gradient-check direction fails.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The DWT as a matrix.** Return $A$ with
+# `A @ x == np.concatenate(wl.dwt(x, wavelet, mode))` for every `x` of length
+# `n` (one level). Column $i$ is the transform of $e_i$.
+
+# %%
+def dwt_matrix(n, wavelet, mode):
+    raise NotImplementedError  # your code here
+
+
+check("04.1", dwt_matrix)
+
+# %% [markdown]
+# **2. The adjoint of the symmetric extension.** The extension
+# $E x$ = `pywt.pad(x, p, 'symmetric')` copies samples into the padding.
+# Return $E^\top g$ for a gradient `g` of length $n + 2p$, without forming
+# $E$: the middle of $g$, plus the padding's gradient *folded back* onto the
+# samples it was copied from. (The check uses $p = n$ too, where the mirror
+# reaches the far edge.)
+
+# %%
+def symmetric_extension_adjoint(g, n, p):
+    """E^T g, where E x = pywt.pad(x, p, 'symmetric') for x of length n."""
+    raise NotImplementedError  # your code here
+
+
+check("04.2", symmetric_extension_adjoint)
+
+# %% [markdown]
+# **3. A gradient in `symmetric` mode.** For
+# $L(x) = \sum_k \langle w_k, \tanh(c_k) \rangle$ with
+# $c$ = `wl.wavedec(x, wavelet, 'symmetric', level=level)`, return
+# $\nabla_x L$. (Which of `waverec` and `wavedec_adjoint` is the backward
+# pass here?)
+
+# %%
+def tanh_loss_gradient(x, weights, wavelet, level):
+    raise NotImplementedError  # your code here
+
+
+check("04.3", tanh_loss_gradient)

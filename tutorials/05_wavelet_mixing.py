@@ -28,23 +28,51 @@
 # one by hand (forward *and* backward) and check it against the layer, check
 # all gradients with finite differences, look at what the layer does to a
 # signal, and finally test the causal variant used in decoders.
+#
+# The idea of replacing attention ([Vaswani et al. 2017](references.md#vaswani-et-al-2017))
+# by a fixed linear transform with few parameters comes from FNet
+# ([Lee-Thorp et al. 2021](references.md#lee-thorp-et-al-2021)), which uses
+# a Fourier transform; wavelearn's model API follows the
+# [spectrans](references.md#spectrans) wavelet transformer.
+#
+# **Prerequisites:** tutorial 4 (adjoints); what attention does in a
+# transformer, roughly: it mixes information across positions.
+#
+# **After this notebook you can** write the wavelet mixing layer's forward and
+# backward passes, name its three coefficient maps and their weight shapes,
+# gradient-check any layer against central differences, and read a layer's
+# band gains as a filter.
 
 # %%
+import importlib.util
+import os
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import wavelearn as wl
-from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing, causal_lowpass
+from wavelearn.dwt import causal_lowpass
+from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
 
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (8, 3), "axes.grid": True})
 np.set_printoptions(precision=3, suppress=True)
+# Sliders need ipywidgets (the `tutorials` extra) and a live notebook; the build and the
+# tests set WAVELEARN_STATIC_FIGURES=1, so the stored notebook and the website show figures.
+SLIDERS = (os.environ.get("WAVELEARN_STATIC_FIGURES") != "1"
+           and importlib.util.find_spec("ipywidgets") is not None)
 
 # %% [markdown]
 # ## Three coefficient maps
 #
 # With $J$ levels there are $K = J + 1$ bands $c_0 = c_{A_J}, c_1 = c_{D_J},
-# \dots, c_J = c_{D_1}$, each of shape $(B, n_k, D)$. The map $f_\theta$ is
-# one of
+# \dots, c_J = c_{D_1}$, each of shape $(B, n_k, D)$. Band $k$ comes from
+# decomposition level
+#
+# $$ \ell_k = J \ \ (k = 0,\ c_{A_J}), \qquad \ell_k = J + 1 - k \ \ (k \ge 1,\ c_{D_{J+1-k}}), $$
+#
+# so it has $n_k \approx N / 2^{\ell_k}$ coefficients, each summarising
+# $2^{\ell_k}$ positions of the sequence. ($\ell_k$ is a level; the filter
+# delay of tutorial 2 is called $\Delta$.) The map $f_\theta$ is one of
 #
 # * `'pointwise'`: $\tilde c_k = c_k \odot w_k$, weight $(K, D)$: one gain per
 #   band and channel, the same at every position.
@@ -56,11 +84,19 @@ np.set_printoptions(precision=3, suppress=True)
 #   positions it covers and $P_j$ averages them back.
 #
 # Every mode starts as the identity map, so a new layer returns its input
-# unchanged (up to rounding): perfect reconstruction.
+# unchanged (up to rounding): perfect reconstruction. We take $D = 6$
+# channels and $J = 3$ levels, so $K = 4 \ne D$ and each weight shape shows
+# which axis is the band and which the channel.
 
 # %%
-B, N, D, J = 2, 64, 4, 3
+B, N, D, J = 2, 64, 6, 3
 x = np.random.default_rng(0).standard_normal((B, N, D))
+bands = wl.wavedec(x, "db4", "periodization", level=J, axis=1)
+names = [f"cA{J}"] + [f"cD{j}" for j in range(J, 0, -1)]
+for k, (name, c) in enumerate(zip(names, bands, strict=True)):
+    ell = J if k == 0 else J + 1 - k
+    print(f"band k={k} ({name}): level l_k = {ell}, shape (B, n_k, D) = {c.shape}, "
+          f"N / 2^l_k = {N / 2**ell:g}")
 for mixing_mode in ["pointwise", "channel", "level"]:
     layer = WaveletMixing(D, "db4", levels=J, mixing_mode=mixing_mode, dtype=np.float64)
     print(f"{mixing_mode:9s} weight {layer.weight.shape}, {layer.num_parameters():3d} parameters, "
@@ -84,13 +120,32 @@ for mixing_mode in ["pointwise", "channel", "level"]:
 # $$
 #
 # $\mathcal S^\top$ is `waverec_adjoint`, $\mathcal A^\top$ is
-# `wavedec_adjoint`. The layer's default boundary mode is `periodization`
-# (exactly $N$ coefficients, orthogonal for orthogonal wavelets). We use an
-# odd length, so the last synthesis produces one sample too many and is
-# cropped (`length=N`).
+# `wavedec_adjoint`. The layer's default boundary mode is `periodization`.
+# It gives exactly $N$ coefficients and an orthogonal transform (for an
+# orthogonal wavelet) **only when $2^J$ divides $N$**. A level whose input has
+# odd length first repeats its last sample to make it even, so the bands
+# hold more than $N$ coefficients, and the transform is not orthogonal any
+# more: $A^\top A \ne I$. It is still inverted exactly by `waverec`
+# (cropped to `length=N`). The cell shows both cases with the matrix $A$ of
+# `wavedec` (built column by column, as in tutorial 4).
 
 # %%
 wavelet, mode = "db4", "periodization"
+for n in [64, 61]:
+    cols = wl.wavedec(np.eye(n), wavelet, mode, level=J, axis=-1)  # row i: wavedec(e_i)
+    A = np.concatenate(cols, axis=-1).T  # (coefficients, n)
+    R = wl.waverec(np.split(np.eye(A.shape[0]), np.cumsum([c.shape[-1] for c in cols])[:-1],
+                            axis=-1), wavelet, mode, axis=-1, length=n).T  # (n, coefficients)
+    print(f"N = {n}: bands {[c.shape[-1] for c in cols]} = {A.shape[0]} coefficients, "
+          f"max |A^T A - I| = {np.abs(A.T @ A - np.eye(n)).max():.2f}, "
+          f"max |waverec(A x) - x| over all x = {np.abs(R @ A - np.eye(n)).max():.1e}")
+
+# %% [markdown]
+# The hand-written backward pass never uses the inverse: it uses the
+# adjoints, which are exact for every length. We test it on the awkward odd
+# length $N = 61$ on purpose.
+
+# %%
 
 
 def pointwise_forward(x, w):
@@ -222,6 +277,38 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# **Try it: band gains.** Set the five gains yourself and watch the output
+# and the measured response. In JupyterLab with the `tutorials` extra, five
+# sliders appear; elsewhere (the website, the tests) one fixed setting is
+# drawn.
+
+# %%
+def show_gains(cA4=1.0, cD4=1.0, cD3=1.0, cD2=0.5, cD1=0.0):
+    layer = WaveletMixing(1, "db4", levels=J, mixing_mode="pointwise", dtype=np.float64)
+    layer.weight.data[:, 0] = [cA4, cD4, cD3, cD2, cD1]
+    gain = np.mean(np.abs(np.fft.rfft(layer(noise)[:, :, 0], axis=1)) ** 2, axis=0) \
+        / np.mean(np.abs(np.fft.rfft(noise[:, :, 0], axis=1)) ** 2, axis=0)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3))
+    ax1.plot(signal[0, :, 0], color="0.7", label="input")
+    ax1.plot(layer(signal)[0, :, 0], label="output")
+    ax1.legend(fontsize=8)
+    ax2.semilogy(freq, gain)
+    ax2.set(xlabel="frequency (cycles per sample)", ylabel="power gain", ylim=(1e-3, 20))
+    fig.suptitle(f"gains cA4 {cA4:g}, cD4 {cD4:g}, cD3 {cD3:g}, cD2 {cD2:g}, cD1 {cD1:g}")
+    fig.tight_layout()
+    plt.show()
+
+
+if SLIDERS:
+    from ipywidgets import FloatSlider, interact
+
+    sliders = {name: FloatSlider(value=v, min=0.0, max=3.0, step=0.1)
+               for name, v in zip(names, [1.0, 1.0, 1.0, 0.5, 0.0], strict=True)}
+    interact(show_gains, **sliders)
+else:
+    show_gains()
+
+# %% [markdown]
 # Each detail band $c_{D_j}$ covers roughly the frequencies between
 # $2^{-(j+1)}$ and $2^{-j}$ cycles per sample, so dropping $c_{D_1}$ removes
 # the top half of the spectrum, dropping $c_{D_2}$ as well the top three
@@ -233,7 +320,8 @@ plt.show()
 #
 # A decoder predicts token $t + 1$ from tokens $\le t$, so its mixer must
 # not read the future. The decimated DWT cannot promise that (boundary
-# extensions and synthesis filters reach forward in time). `CausalWaveletMixing`
+# extensions and synthesis filters reach forward in time, and so does
+# decimation itself: tutorial 7 measures each). `CausalWaveletMixing`
 # uses an undecimated (*à trous*) causal decomposition instead: with the
 # low-pass $\bar h = h / \sum h$,
 #
@@ -318,3 +406,44 @@ for name in ["haar", "db2", "db4"]:
     delay = np.sum(np.arange(hbar.size) * hbar)
     print(f"{name}: hbar = {np.round(hbar, 3)}, delay of one level {delay:.2f} samples, "
           f"of a_2 (two levels) {delay * (1 + 2):.2f} samples")
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value, and which gradient-check direction fails.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. The backward pass of `channel` mixing.** Forward:
+# $\tilde c_k = c_k W_k$ for bands $c_k$ of shape $(B, n_k, D)$ and
+# $W$ of shape $(K, D, D)$. Given the output gradients `dout` (a list),
+# return `(dbands, dW)`. The check compares entries and runs gradient checks
+# along random directions.
+
+# %%
+def channel_backward(bands, W, dout):
+    raise NotImplementedError  # your code here
+
+
+check("05.1", channel_backward)
+
+# %% [markdown]
+# **2. The backward pass of `level` mixing.** Forward, with
+# $r_k = 2^{\ell_k}$ (`repeats`): $u_k = R_k c_k$ (repeat each coefficient
+# $r_k$ times along the sequence, zero-fill to the longest band's grid),
+# $S_j = \sum_k M_{jk} \odot u_k$, $\tilde c_j = R_j^\top S_j / r_j$, with
+# $M$ of shape $(K, K, D)$. Return `(dbands, dM)`.
+
+# %%
+def level_backward(bands, M, repeats, dout):
+    raise NotImplementedError  # your code here
+
+
+check("05.2", level_backward)

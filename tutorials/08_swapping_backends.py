@@ -30,6 +30,14 @@
 #    parallelism).
 #
 # With `WAVELEARN_TUTORIAL_QUICK=1` (the tests) the measurements are shrunk.
+#
+# **Prerequisites:** tutorial 6 (a model and a training step); PyTorch
+# basics help for sections 2 and 4 (tensors, `nn.Module`, an optimiser).
+#
+# **After this notebook you can** run a wavelearn model on NumPy, torch or
+# CuPy, move data between them explicitly, train it with a torch optimiser,
+# tell whether a GPU will help for a given size, and train data-parallel on
+# several processes.
 
 # %% [markdown]
 # As in tutorial 6, every library runs on one CPU thread, so that timings
@@ -388,11 +396,18 @@ for batch, length, hidden in gpu_sizes if gpu_specs else []:
 #   kernels where the shapes allow: one launch for the forward pass, one for the backward plus a sum
 #   of the per-example weight gradients (`benchmarks/gpu.py` measures them).
 #
-# Measured GPU numbers belong here, and the cell above prints them when it
-# runs on a GPU. This project has not had a GPU to run it on yet (none had
-# been lent to it as of 2026-11-28), so the stored notebook shows the
-# skipped cell instead, and no GPU figures are quoted. On a GPU machine,
-# `python benchmarks/backends.py --backends numpy,torch,torch:cuda,cupy`
+# **Your own GPU numbers.** The stored copy of this notebook was executed
+# on a machine without a GPU, so the cell above printed "skipped". On a
+# machine with one, install a CUDA build (README, "GPU set-up"), then run
+# this notebook again: for each size the cell prints one line of the form
+#
+# ```
+# (B, N, D) = (16, 512, 128): numpy  <t> ms | cupy <t> ms (<r>x) | torch:cuda <t> ms (<r>x)
+# ```
+#
+# with the time of one training step on each backend and, in brackets, how
+# many times faster than NumPy on one CPU thread it is. For a fuller
+# comparison, `python benchmarks/backends.py --backends numpy,torch,torch:cuda,cupy`
 # measures the tokens per second of a training step on each backend, for the
 # default FordA model and for a larger one.
 #
@@ -524,14 +539,14 @@ print(f"B = {len(batch_y)} examples in {W} shards of {len(batch_y) // W}: max |a
 # The next cell runs the command line twice on the same small FordA problem
 # (3 steps, float32): once in one process, once with `--nproc 2`, each into a
 # temporary folder, then reads both checkpoints with
-# `wavelearn.training.trainer.read_checkpoint` and compares the trained parameters.
+# `wavelearn.training.checkpoints.read_checkpoint` and compares the trained parameters.
 # A small config file sets dropout to 0, so that both runs see exactly the
 # same computation and differ only in the order of floating-point sums (a
 # single-process run draws dropout masks for the whole batch, each rank of a
 # parallel run for its own shard).
 
 # %%
-from wavelearn.training.trainer import read_checkpoint
+from wavelearn.training.checkpoints import read_checkpoint
 
 help_text = subprocess.run([sys.executable, "-m", "wavelearn", "train", "--help"],
                            capture_output=True, text=True, check=True).stdout
@@ -591,3 +606,42 @@ else:
 # * `wavelearn train --backend torch --nproc N` (or `torchrun ... -m wavelearn
 #   train` across machines) trains data-parallel; with equal shards and
 #   averaged gradients each step is the full-batch step.
+
+# %% [markdown]
+# ## Exercises
+#
+# Write each function in its cell, then run the cell: `check` grades your
+# answer against an independent reference and says what is wrong, if
+# anything: which entry differs, the expected and the returned value.
+# Until you write it, a function raises `NotImplementedError` and `check`
+# says "not attempted yet". Reference solutions are in
+# [`solutions.py`](solutions.py), next to the notebooks: look after trying.
+
+# %%
+from wavelearn.exercises import check
+
+# %% [markdown]
+# **1. A process's shard.** With `world` processes, which examples of a
+# global batch does process `rank` take in wavelearn's data parallelism
+# (section 4)?
+
+# %%
+def shard(batch, rank, world):
+    raise NotImplementedError  # your code here
+
+
+check("08.1", shard)
+
+# %% [markdown]
+# **2. Data-parallel gradients.** `grad_fn(X, y)` returns the *mean*
+# gradient over the examples it is given. Split `(X, y)` into `world` shards
+# as above, compute each shard's gradient, and combine them as the
+# `all_reduce` + divide of section 4 does. The result must equal
+# `grad_fn(X, y)` for the whole batch.
+
+# %%
+def data_parallel_gradient(grad_fn, X, y, world):
+    raise NotImplementedError  # your code here
+
+
+check("08.2", data_parallel_gradient)

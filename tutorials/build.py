@@ -35,13 +35,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE_GLOB = "[0-9][0-9]_*.py"
-"""Tutorial sources: a two-digit number, an underscore, a name (``build.py`` is not one)."""
+SOURCE_GLOBS = ("[0-9][0-9]_*.py", "[0-9][0-9][a-z]_*.py")
+"""Tutorial sources: a two-digit number, optionally one letter (``05b``: a notebook inserted
+between 05 and 06), an underscore, a name (``build.py`` and ``solutions.py`` are not ones)."""
 
 
 def sources() -> list[Path]:
-    """Every tutorial source in ``tutorials/``, in order."""
-    return sorted(HERE.glob(SOURCE_GLOB))
+    """Every tutorial source in ``tutorials/``, in order (``05_...`` before ``05b_...``)."""
+    return sorted(path for pattern in SOURCE_GLOBS for path in HERE.glob(pattern))
 
 
 @contextlib.contextmanager
@@ -99,10 +100,15 @@ def execute(nb, timeout: int = 600, env: dict[str, str] | None = None):
 
 
 def notebook_env() -> dict[str, str]:
-    """The environment of a kernel that renders figures inline, at full size."""
+    """The environment of a kernel that renders figures inline, at full size.
+
+    ``WAVELEARN_STATIC_FIGURES=1``: notebooks draw fixed figures instead of
+    interactive sliders, so that the stored outputs (and the website) show them.
+    """
     env = dict(os.environ)
     for name in ("MPLBACKEND", "WAVELEARN_TUTORIAL_QUICK"):
         env.pop(name, None)
+    env["WAVELEARN_STATIC_FIGURES"] = "1"
     return env
 
 

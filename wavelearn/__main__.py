@@ -2,7 +2,9 @@
 
 import sys
 
-from wavelearn.cli import main
-
 if __name__ == "__main__":
+    try:
+        from wavelearn.cli import main
+    except KeyboardInterrupt:  # Ctrl-C while the package is imported: no traceback
+        sys.exit(130)
     sys.exit(main())

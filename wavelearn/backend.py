@@ -29,6 +29,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 BACKEND_NAMES = ("numpy", "cupy", "torch")
 
 
@@ -48,6 +50,7 @@ class Backend:
     name: str = ""
     device: str = "cpu"
     xp: Any = None
+    gelu: Any = None  # fused tanh-GELU (``forward(x)``, ``backward(dy, x)``), or None
 
     @property
     def spec(self) -> str:
@@ -168,7 +171,7 @@ def use_backend(spec: str) -> Iterator[Backend]:
 # Which backend owns an array (no imports of cupy/torch happen here)
 # --------------------------------------------------------------------------
 
-def _library_of(x: Any) -> str | None:
+def library_of(x: Any) -> str | None:
     """'numpy', 'cupy', 'torch' or None, judged without importing anything."""
     import numpy as np
 
@@ -184,11 +187,11 @@ def _library_of(x: Any) -> str | None:
 
 def backend_of(x: Any) -> Backend:
     """The backend of an array: its library, and the device it lives on."""
-    library = _library_of(x)
+    library = library_of(x)
     if library is None:
         raise TypeError(f"expected an array (numpy, cupy or torch), got {type(x).__name__}")
     if library == "numpy":
-        return load_backend("numpy")
+        return _loaded.get(("numpy", None)) or load_backend("numpy")
     if library == "torch":
         return load_backend(f"torch:{x.device}")
     return load_backend(f"cupy:{x.device.id}")
@@ -200,6 +203,8 @@ def check_same_backend(*arrays: Any) -> Backend:
     Raises:
         TypeError: arrays from two libraries (or two devices) in one call, or no array.
     """
+    if arrays and all(isinstance(a, np.ndarray) for a in arrays):  # the common case, fast
+        return _loaded.get(("numpy", None)) or load_backend("numpy")
     backends = {backend_of(a).spec: backend_of(a) for a in arrays if a is not None}
     if len(backends) > 1:
         raise TypeError(
@@ -218,7 +223,7 @@ def array_namespace(*arrays: Any) -> Any:
 
 def to_numpy(x: Any) -> Any:
     """Copy an array of any backend to a NumPy array on the host."""
-    library = _library_of(x)
+    library = library_of(x)
     if library == "torch":
         # resolve_*: lazy views such as x.conj() or x.conj().imag refuse .numpy()
         return x.detach().cpu().resolve_conj().resolve_neg().numpy()

@@ -13,8 +13,15 @@
     wavelearn info
 
 ``python -m wavelearn ...`` is the same. Exit codes: 0 success, 1 a failed
-run (the message says why), 2 bad command-line usage, 130 stopped by Ctrl-C
-(a resumable checkpoint was saved).
+run or a bad option value (one line on stderr names the option, the value and
+what is allowed), 2 bad command-line usage, 130 stopped by Ctrl-C and 143 by
+SIGTERM (a resumable checkpoint was saved once training had started).
+
+Every option is checked before work starts: the config (:mod:`wavelearn.training.config`),
+the backend (``--backend``, else the ``WAVELEARN_BACKEND`` environment variable,
+as in the library), the output folder (writable, not holding another run's
+checkpoint, not in use: :mod:`wavelearn.training.runfolder`) and the sampling
+options of ``generate`` (the checks of :mod:`wavelearn.models.sampling`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 EXIT_FAILURE = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+BACKEND_ENV = "WAVELEARN_BACKEND"
 
 # option -> (section, key) of the run config it overrides
 _TRAINING_OPTIONS = {
@@ -78,8 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="peak learning rate")
     train.add_argument("--seed", type=int)
     train.add_argument("--out", help="output folder (default: runs/<task>)")
-    train.add_argument("--resume", action="store_true",
+    fresh = train.add_mutually_exclusive_group()
+    fresh.add_argument("--resume", action="store_true",
                        help="continue from the checkpoint in --out")
+    fresh.add_argument("--overwrite", action="store_true",
+                       help="start a new run in --out even if it holds a checkpoint (which the "
+                            "new run replaces at its first epoch end)")
     train.add_argument("--max-seq-len", type=int, help="sequence length of the model")
     train.add_argument("--patch-size", type=int, help="signal samples per time step")
     train.add_argument("--wavelet", help="e.g. haar, db4, sym6")
@@ -185,20 +198,55 @@ def set_threads(count: int) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it)."""
-    args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands torchrun
-    from wavelearn.training.checkpoints import CheckpointError
+    from wavelearn.training.interrupts import signal_number, sigterm_as_interrupt
 
+    command = "wavelearn"
     try:
-        if getattr(args, "threads", None):
-            set_threads(args.threads)
-        return args.handler(args)
-    except (CheckpointError, ValueError, FloatingPointError, ImportError, OSError) as e:
-        print(f"wavelearn {args.command}: error: {e}", file=sys.stderr)
+        with sigterm_as_interrupt():
+            args = build_parser().parse_args(argv)
+            command = f"wavelearn {args.command}"
+            args.argv = list(sys.argv[1:] if argv is None else argv)  # what --nproc hands torchrun
+            if getattr(args, "threads", None):
+                set_threads(args.threads)
+            if hasattr(args, "backend"):  # --nproc checks its backend itself (check_launch)
+                args.backend = resolve_backend(args.backend,
+                                               check=getattr(args, "nproc", None) is None)
+            return args.handler(args)
+    except (ValueError, FloatingPointError, ImportError, OSError) as e:  # CheckpointError too
+        print(f"{command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_FAILURE
-    except KeyboardInterrupt:  # before training started (or outside it): nothing to save
-        print(f"\nwavelearn {args.command}: interrupted; nothing was saved", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as e:  # before training started (or outside it): nothing to save
+        signum = signal_number(e)
+        print(f"\n{command}: {'terminated' if signum != 2 else 'interrupted'}; nothing was saved",
+              file=sys.stderr)
+        return 128 + signum
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line."""
+    return " ".join(line.strip() for line in str(error).splitlines() if line.strip()) \
+        or type(error).__name__
+
+
+def resolve_backend(option: str | None, check: bool = True) -> str | None:
+    """``--backend``, else ``WAVELEARN_BACKEND`` (as the library reads it), checked now.
+
+    Returns None when neither is given (a new run uses numpy, a checkpoint its
+    own backend). An unknown or unavailable backend raises ValueError naming
+    where it came from, with the library's message.
+    """
+    from wavelearn.backend import load_backend
+
+    spec, source = option, "--backend"
+    if spec is None and os.environ.get(BACKEND_ENV):
+        spec, source = os.environ[BACKEND_ENV], BACKEND_ENV
+    if spec is None or not check:
+        return spec
+    try:
+        load_backend(spec)
+    except (TypeError, ValueError, ImportError) as e:
+        raise ValueError(f"{source} {spec}: {one_line(e)}") from None
+    return spec
 
 
 # --------------------------------------------------------------------------- train
@@ -208,6 +256,13 @@ def _overrides(args: argparse.Namespace, options: dict[str, str]) -> dict[str, A
     """The options given on the command line, as config keys."""
     return {key: getattr(args, attr) for attr, key in options.items()
             if getattr(args, attr) is not None}
+
+
+def _option_name(section: str, field: str) -> str:
+    """How the command line names a config field: ``--batch-size``, or the config key."""
+    options = _TRAINING_OPTIONS if section == "training" else _MODEL_OPTIONS
+    attr = next((a for a, key in options.items() if key == field), None)
+    return f"--{attr.replace('_', '-')}" if attr else f"{section}.{field}"
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -227,8 +282,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ValueError("--nproc starts the processes itself; under torchrun, set their "
                              "number with torchrun's --nproc-per-node and leave out --nproc")
         distributed.check_launch(args.nproc, args.backend)
-        if not args.resume:
-            _check_batch_split(args, args.nproc)
+        _check_before_launch(args, args.nproc)
         return distributed.launch(args.nproc, args.argv)
     if not distributed.launched_by_torchrun():
         return _train(args, None)
@@ -245,45 +299,77 @@ def cmd_train(args: argparse.Namespace) -> int:
         group.close()
 
 
-def _check_batch_split(args: argparse.Namespace, nproc: int) -> None:
-    """The run's batch size (options, config file, task default) must split over ``nproc``."""
+def _check_before_launch(args: argparse.Namespace, nproc: int) -> None:
+    """What the processes would refuse, refused before any starts: the config, a batch size
+    that does not split over ``nproc``, the output folder."""
+    from wavelearn.training import runfolder
+
+    if args.resume:
+        out, _ = _resume_folder(args)
+    else:
+        config, _ = _new_run_config(args)
+        if config.batch_size % nproc:
+            raise ValueError(f"--nproc {nproc}: the batch size {config.batch_size} does not "
+                             f"split evenly over {nproc} processes; use a --batch-size "
+                             f"divisible by {nproc}")
+        out = Path(args.out or Path("runs") / config.task)
+    with runfolder.claimed(out, fresh=not (args.resume or args.overwrite)):
+        pass
+
+
+def _new_run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The checked (TrainConfig, model options) of a new run."""
     from wavelearn.training.config import resolve_configs
 
-    config, _ = resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
-                                   _overrides(args, _MODEL_OPTIONS))
-    if config.batch_size % nproc:
-        raise ValueError(f"--nproc {nproc}: the batch size {config.batch_size} does not split "
-                         f"evenly over {nproc} processes; use a --batch-size divisible by {nproc}")
+    return resolve_configs(args.task, args.config, _overrides(args, _TRAINING_OPTIONS),
+                           _overrides(args, _MODEL_OPTIONS), _option_name)
+
+
+def _resume_folder(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """``--out`` of a resumed run (it holds a readable checkpoint) and the config file."""
+    from wavelearn.training.checkpoints import CHECKPOINT_NAME, read_checkpoint
+    from wavelearn.training.config import DEFAULT_TASK, read_config_file
+
+    file = read_config_file(args.config) if args.config else {}
+    out = Path(args.out or Path("runs") / (args.task or file.get("task") or DEFAULT_TASK))
+    read_checkpoint(out / CHECKPOINT_NAME)
+    return out, file
 
 
 def _train(args: argparse.Namespace, group: Any) -> int:
-    """Build or resume the run, train it (data-parallel in ``group`` if given), report."""
-    from wavelearn.training.config import resolve_configs
+    """Check and lock the output folder, build or resume the run, train it (data-parallel in
+    ``group`` if given), report."""
+    from wavelearn.training import runfolder
     from wavelearn.training.interrupts import TrainingInterrupted
     from wavelearn.training.outputs import OUTPUT_NAMES, report
     from wavelearn.training.trainer import Trainer
 
-    training = _overrides(args, _TRAINING_OPTIONS)
-    model = _overrides(args, _MODEL_OPTIONS)
     if args.resume:
-        trainer, out = _resume(args, training, model)
+        out, file = _resume_folder(args)
     else:
-        config, model_options = resolve_configs(args.task, args.config, training, model)
+        config, model_options = _new_run_config(args)
         out = Path(args.out or Path("runs") / config.task)
-        print(f"task {config.task}: preparing data ...", flush=True)
-        trainer = Trainer.create(config, model_options, args.backend or "numpy")
-        _describe(trainer, out)
-    if group is not None:
-        trainer.distribute(group)
-        share = trainer.config.batch_size // group.world_size
-        print(f"data-parallel: {group.world_size} processes, {share} examples each per step",
-              flush=True)
-    try:
-        trainer.fit(out, progress=not args.no_progress)
-    except TrainingInterrupted as e:
-        print(f"\ninterrupted at step {e.step}: saved a resumable checkpoint to {e.path}\n"
-              f"continue with: wavelearn train --resume --out {out}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    fresh = not (args.resume or args.overwrite)
+    writer = group is None or group.is_main  # rank 0 of a data-parallel run writes
+    with runfolder.claimed(out, fresh) if writer else contextlib.nullcontext():
+        if args.resume:
+            trainer = _resume(args, file, out)
+        else:
+            print(f"task {config.task}: preparing data ...", flush=True)
+            trainer = Trainer.create(config, model_options, args.backend or "numpy")
+            _describe(trainer, out)
+        if group is not None:
+            trainer.distribute(group)
+            share = trainer.config.batch_size // group.world_size
+            print(f"data-parallel: {group.world_size} processes, {share} examples each per "
+                  "step", flush=True)
+        try:
+            trainer.fit(out, progress=not args.no_progress)
+        except TrainingInterrupted as e:
+            how = "terminated (SIGTERM)" if e.signum == EXIT_TERMINATED - 128 else "interrupted"
+            print(f"\n{how} at step {e.step}: saved a resumable checkpoint to {e.path}\n"
+                  f"continue with: wavelearn train --resume --out {out}", file=sys.stderr)
+            return 128 + e.signum
     print(report(trainer))
     print(f"saved {', '.join(str(out / name) for name in OUTPUT_NAMES)}")
     return 0
@@ -295,8 +381,9 @@ _OWN_OPTIONS = ("steps", "batch_size", "lr", "hidden_dim", "num_layers", "levels
 
 
 def _train_own(args: argparse.Namespace) -> int:
-    """``train --task ucr:<Name>`` or ``--train FILE``: the data-sized recipe, then a report."""
-    from wavelearn.training import owndata
+    """``train --task ucr:<Name>`` or ``--train FILE``: the data-sized recipe, then a report.
+    The output folder is checked and locked as for any run (``--overwrite`` to replace one)."""
+    from wavelearn.training import owndata, runfolder
 
     unused = [f"--{name.replace('_', '-')}" for name in
               ("config", "epochs", "max_seq_len", "patch_size", "limit_train", "limit_test",
@@ -312,8 +399,9 @@ def _train_own(args: argparse.Namespace) -> int:
     data = owndata.load_data(args.task, args.train, args.test, args.label_column)
     out = Path(args.out or Path("runs") / data.name.replace("ucr:", ""))
     overrides = {k: getattr(args, k) for k in _OWN_OPTIONS if getattr(args, k) is not None}
-    report = owndata.train(data, out, overrides, args.seed or 0, args.backend or "numpy",
-                           progress=not args.no_progress)
+    with runfolder.claimed(out, fresh=not args.overwrite):  # writable, no finished run, locked
+        report = owndata.train(data, out, overrides, args.seed or 0, args.backend or "numpy",
+                               progress=not args.no_progress)
     print(owndata.format_report(report))
     print(f"saved {out / 'checkpoint.npz'}, {out / 'report.json'}")
     return 0
@@ -332,30 +420,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resume(args: argparse.Namespace, training: dict[str, Any],
-            model: dict[str, Any]) -> tuple[Any, Path]:
-    """The trainer of the checkpoint in ``--out`` (checked against the given options)."""
+def _resume(args: argparse.Namespace, file: dict[str, Any], out: Path) -> Any:
+    """The trainer of the checkpoint in ``out`` (checked against the given options)."""
     from wavelearn.training.checkpoints import (
         CHECKPOINT_NAME,
         check_resume_compatible,
         read_checkpoint,
     )
-    from wavelearn.training.config import DEFAULT_TASK, read_config_file
     from wavelearn.training.trainer import Trainer
 
-    file = read_config_file(args.config) if args.config else {}
-    task = args.task or file.get("task")
-    out = Path(args.out or Path("runs") / (task or DEFAULT_TASK))
     path = out / CHECKPOINT_NAME
     _, meta = read_checkpoint(path)
-    requested_training = {**file.get("training", {}), **training}
-    if task is not None:
-        requested_training["task"] = task
-    check_resume_compatible(meta, requested_training, {**file.get("model", {}), **model},
-                               path)
+    requested_training = {**file.get("training", {}), **_overrides(args, _TRAINING_OPTIONS)}
+    if args.task or file.get("task"):
+        requested_training["task"] = args.task or file.get("task")
+    check_resume_compatible(meta, requested_training,
+                            {**file.get("model", {}), **_overrides(args, _MODEL_OPTIONS)}, path)
     trainer = Trainer.from_checkpoint(path, backend=args.backend)
     print(f"resuming {path} at step {trainer.step} of {trainer.total_steps}", flush=True)
-    return trainer, out
+    return trainer
 
 
 def _describe(trainer: Any, out: Path) -> None:
@@ -388,15 +471,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+GENERATE_OPTIONS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature",
+                    "top_k": "--top-k", "seed": "--seed"}
+"""How ``generate`` names the arguments of :func:`wavelearn.models.sampling.check_generate_args`."""
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    """``wavelearn generate``: sample a continuation of ``--prompt``."""
+    """``wavelearn generate``: sample a continuation of ``--prompt``, printing the
+    characters as they are produced (streaming decoder: constant time per character).
+
+    The sampling options are checked (as the library's ``generate`` checks
+    them) before the model is built.
+    """
+    from wavelearn.models.sampling import check_generate_args
+    from wavelearn.training.checkpoints import CheckpointError, read_checkpoint
     from wavelearn.training.generation import generate_text
+    from wavelearn.training.tasks import get_task
     from wavelearn.training.trainer import Trainer
 
+    _, meta = read_checkpoint(args.checkpoint)
+    try:
+        task, vocab_size = get_task(meta["task"]), meta["model_config"]["vocab_size"]
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {args.checkpoint!r} lacks the entry {e}") from None
+    if not task.generates_text:
+        raise ValueError(f"--checkpoint {args.checkpoint}: a {meta['task']} classifier; "
+                         "generate needs a language-model checkpoint (--task shakespeare)")
+    check_generate_args(None, args.max_new_tokens, args.temperature, args.top_k,
+                        vocab_size, args.seed, GENERATE_OPTIONS)
     trainer = Trainer.from_checkpoint(args.checkpoint, backend=args.backend, load_train=False)
-    text = generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature,
-                            args.top_k, args.seed)
-    print(text)
+    generate_text(trainer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
+                  args.seed, GENERATE_OPTIONS,
+                  on_text=lambda text: print(text, end="", flush=True))
+    print()
     return 0
 
 

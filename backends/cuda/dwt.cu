@@ -2,7 +2,7 @@
 // (B, N, D) arrays, channels contiguous; float and double; every boundary mode
 // but 'antireflect'; any filter length (a runtime int).
 //
-// NumPy reference: wavelearn.dwt.transforms._dwt3 and _idwt3 (equal to
+// NumPy reference: wavelearn.dwt.transforms.analysis_level and _idwt3 (equal to
 // pywt.dwt / pywt.idwt along axis 1). Python wrappers:
 // wavelearn.backends.cupy_kernels.dwt / idwt / wavedec / waverec.
 //

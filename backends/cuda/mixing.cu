@@ -35,8 +35,8 @@
 //     registers and only the scaled gradient needs to be stored.
 //
 // filt is (4, F): [fa_lo, fa_hi, fs_lo, fs_hi] with fa = time-reversed dec
-// filters (correlation form, wavelearn.dwt.transforms._analysis) and fs = rec
-// filters (wavelearn.dwt.transforms._synthesis); F even (true of every PyWavelets
+// filters (correlation form, wavelearn.dwt.transforms.analysis_filters) and fs = rec
+// filters (wavelearn.dwt.transforms.synthesis_filters); F even (true of every PyWavelets
 // wavelet), left = F/2 - 1.
 //
 // Launch: block (TD, BY) -- threadIdx.x = channel within the tile, threadIdx.y

@@ -27,7 +27,7 @@ def test_bad_arguments_are_named(argument: str, value: object, phrase: str) -> N
         check_generate_args(IDS, vocab_size=10, **args)
     assert phrase in str(info.value) and repr(value) in str(info.value)
     option = "--" + argument.replace("_", "-")
-    with pytest.raises(ValueError, match=f"generate: {option} must be"):
+    with pytest.raises(ValueError, match=f"^{option} must be"):
         check_generate_args(None, vocab_size=10, names={argument: option}, **args)
 
 

@@ -10,6 +10,18 @@ an undecimated bank of *causal* filters (zeros padded on the left only):
 and synthesises by summing the bands, :math:`x = a_J + \sum_j d_j`. Band values
 at position :math:`t` depend on :math:`x[\le t]` only, and the sum has no delay.
 Every function here has its exact adjoint (used by the backward pass).
+
+**Streaming.** The bank is also a recurrence with a fixed memory. Level
+:math:`j`'s filter reads :math:`a_{j-1}` at :math:`t, t - \delta_j, \dots,
+t - (F-1)\delta_j` (:math:`\delta_j = 2^{j-1}`, :math:`F` taps), so the
+:math:`R_j = (F-1)\,2^{j-1}` most recent values of :math:`a_{j-1}` are all the
+past it ever needs. :func:`causal_analysis_step` keeps them in one *ring
+buffer* per level, ``(B, R_j, D)``, value of time :math:`t` in slot
+:math:`t \bmod R_j`, and continues :func:`causal_analysis` by any number of
+new samples: it returns exactly the bands the full transform would give at
+those positions. The state holds :math:`(F-1)(2^J - 1)` vectors of size
+:math:`D` per sequence, whatever the length of the context
+(:func:`history_lengths`).
 """
 
 from __future__ import annotations
@@ -18,14 +30,19 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn.backend import backend_of
 from wavelearn.dwt.wavelets import as_wavelet
 
 __all__ = [
     "causal_analysis",
     "causal_analysis_adjoint",
+    "causal_analysis_step",
     "causal_filter",
     "causal_filter_adjoint",
     "causal_lowpass",
+    "filter_taps",
+    "history_lengths",
+    "init_history",
 ]
 
 
@@ -40,7 +57,11 @@ def causal_lowpass(wavelet: Any) -> np.ndarray:
     """
     w = as_wavelet(wavelet)
     h = min((w.rec_lo, w.dec_lo), key=lambda f: float(np.sum(np.arange(f.size) * f**2)))
-    return h / h.sum()
+    total = float(h.sum())
+    if not np.isfinite(total) or abs(total) <= 1e-8 * float(np.abs(h).sum()):
+        raise ValueError(f"wavelet {w.name!r}: the causal bank needs a low-pass scaling filter "
+                         f"(taps summing to a finite non-zero value); dec_lo sums to {total:g}")
+    return h / total
 
 
 def causal_filter(xp: Any, x: Any, h: np.ndarray, dilation: int) -> Any:
@@ -96,3 +117,106 @@ def causal_analysis_adjoint(xp: Any, dbands: list, h: np.ndarray) -> Any:
         dd = dbands[levels - j + 1]  # gradient of d_j
         da = dd + causal_filter_adjoint(xp, da - dd, h, 2 ** (j - 1))
     return da
+
+
+# ---------------------------------------------------------------------------
+# Streaming: the bank as a recurrence over ring buffers of past a_{j-1}
+# ---------------------------------------------------------------------------
+
+
+def filter_taps(h: np.ndarray) -> int:
+    """``F``: the taps of ``h`` up to its last non-zero one (trailing zeros read nothing)."""
+    nonzero = np.flatnonzero(h)
+    return int(nonzero[-1]) + 1 if nonzero.size else 1
+
+
+def history_lengths(h: np.ndarray, levels: int) -> list[int]:
+    r"""``[R_1, ..., R_J]``, :math:`R_j = (F-1)\,2^{j-1}`: how many past values of
+    :math:`a_{j-1}` level :math:`j` reads (its dilated filter spans
+    :math:`t - (F-1)2^{j-1} .. t`). In all :math:`(F-1)(2^J-1)` vectors per sequence."""
+    taps = filter_taps(h)
+    return [(taps - 1) * 2 ** (j - 1) for j in range(1, levels + 1)]
+
+
+def init_history(xp: Any, batch: int, dim: int, h: np.ndarray, levels: int,
+                 dtype: Any, device: Any = None) -> list:
+    """Empty ring buffers, one ``(B, R_j, D)`` per level: zeros, which is exactly
+    the zero padding of :func:`causal_filter` before the first sample."""
+    return [xp.zeros((batch, r, dim), dtype=dtype, device=device)
+            for r in history_lengths(h, levels)]
+
+
+def causal_analysis_step(xp: Any, x: Any, history: list, positions: np.ndarray,
+                         h: np.ndarray, lengths: np.ndarray | None = None) -> list:
+    r"""Continue :func:`causal_analysis` by ``n`` new samples per row.
+
+    ``x (B, n, D)``: row ``b`` holds the samples of times ``positions[b] + k``.
+    ``history``: the ring buffers of :func:`init_history` after ``positions[b]``
+    samples of row ``b``; updated *in place* to include the new ones (only the
+    first ``lengths[b]`` of row ``b`` when given: right padding). ``positions``
+    (and ``lengths``) are NumPy int arrays ``(B,)``; the caller advances them.
+
+    Returns ``[a_J, d_J, ..., d_1]``, each ``(B, n, D)``: the bands that
+    :func:`causal_analysis` of the whole sequence has at those times, computed
+    with the same operations in the same order (so equal to the last bit on
+    NumPy). Level by level,
+
+    .. math::
+        a_j[t] = \sum_{i<F} \bar h_i\, a_{j-1}[t - i\,2^{j-1}], \qquad
+        d_j[t] = a_{j-1}[t] - a_j[t],
+
+    with :math:`a_{j-1}` at times before ``positions`` read from the buffer.
+    A single new sample (``n == 1``, no ``lengths``) reads only the ``F - 1``
+    slots it needs and overwrites the oldest one: constant work per sample.
+    """
+    a, details = x, []  # a: a_{j-1} at the new times, (B, n, D)
+    for j, ring in enumerate(history, start=1):
+        if x.shape[1] == 1 and lengths is None:
+            s = _ring_filter_one(xp, ring, a, positions, h, 2 ** (j - 1))  # (B, 1, D)
+        else:
+            s = _ring_filter_chunk(xp, ring, a, positions, h, 2 ** (j - 1), lengths)
+        details.append(a - s)
+        a = s
+    return [a, *details[::-1]]
+
+
+def _ring_filter_one(xp: Any, ring: Any, a: Any, positions: np.ndarray, h: np.ndarray,
+                     dilation: int) -> Any:
+    """One level, one new sample per row: the filter output ``(B, 1, D)``; then the
+    sample replaces the oldest value of the ring (slot ``t mod R``)."""
+    B, r = ring.shape[0], ring.shape[1]
+    taps = filter_taps(h)
+    rows = np.arange(B)
+    slots = (positions[:, None] - dilation * np.arange(1, taps)[None, :]) % r  # (B, F-1)
+    past = ring[_index(ring, rows[:, None]), _index(ring, slots)]  # (B, F-1, D)
+    s = xp.zeros_like(a)  # (B, 1, D)
+    for i, hi in enumerate(h[:taps].tolist()):  # the order of causal_filter
+        if hi != 0.0:
+            s += hi * (a if i == 0 else past[:, i - 1:i])
+    ring[_index(ring, rows), _index(ring, positions % r)] = a[:, 0]
+    return s
+
+
+def _ring_filter_chunk(xp: Any, ring: Any, a: Any, positions: np.ndarray, h: np.ndarray,
+                       dilation: int, lengths: np.ndarray | None) -> Any:
+    """One level, ``n`` new samples per row: unroll the ring into time order, put
+    it before the chunk, filter, keep the chunk's part ``(B, n, D)``; then the
+    ring receives the last ``R`` values before time ``positions + lengths``."""
+    B, n, r = a.shape[0], a.shape[1], ring.shape[1]
+    rows = _index(ring, np.arange(B)[:, None])
+    ahead = np.arange(r)[None, :]
+    past = ring[rows, _index(ring, (positions[:, None] + ahead) % r)]  # (B, R, D), in time order
+    seq = xp.concat([past, a], axis=1)  # (B, R + n, D): times positions - R ...
+    s = xp.zeros_like(a)  # (B, n, D)
+    for i, hi in enumerate(h[:filter_taps(h)].tolist()):  # the order of causal_filter
+        if hi != 0.0:
+            s += hi * seq[:, r - i * dilation: r - i * dilation + n]
+    used = np.full(B, n) if lengths is None else np.asarray(lengths)  # new samples per row
+    keep = seq[rows, _index(ring, used[:, None] + ahead)]  # (B, R, D): the R values before
+    ring[rows, _index(ring, (positions[:, None] + used[:, None] + ahead) % r)] = keep
+    return s
+
+
+def _index(like: Any, idx: np.ndarray) -> Any:
+    """An integer index array on the backend (and device) of ``like``."""
+    return idx if isinstance(like, np.ndarray) else backend_of(like).asarray(idx)

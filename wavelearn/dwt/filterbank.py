@@ -132,18 +132,33 @@ def extension_matrices(n: int, left: int, right: int, mode: str) -> tuple:
     padding ``M_r @ x[cols_r]``. Only columns actually read are kept, so for
     long signals both matrices are tiny. Built once per ``(n, left, right,
     mode)`` in float64 by applying the rules of :func:`_left_extension` to
-    (columns of) the identity; the right side mirrors the left one.
+    the identity; the right side mirrors the left one.
+
+    A pad of ``p`` samples reads only samples less than ``p + 1`` away from
+    an end, and (periodization) the parity of ``n``. So for a long signal we
+    apply the rules to a *short* one with the same ends and the same parity,
+    ``x[cols]``: the first and last ``reach`` samples (and one from the middle
+    when ``n`` is odd). The matrices then cost :math:`O(\text{reach}^2)`
+    memory and time, whatever ``n``.
     """
     if mode in ("reflect", "antireflect") and n < 2:
         raise ValueError(f"mode {mode!r} needs at least 2 samples along the axis, got {n}")
-    reach = max(left, right) + 2  # how far from an edge a non-periodic pad can read
-    cols = np.arange(n) if n <= 2 * reach else np.r_[0:reach, n - reach : n]
-    basis = np.eye(n)[:, cols]  # (n, c): x = I, restricted to the columns we may need
+    cols = _edge_columns(n, max(left, right) + 2)  # the short signal is x[cols]
+    basis = np.eye(len(cols))  # (c, c): the short signal is the identity
     if mode == "periodization" and n % 2:
         right_rows = _right_extension_odd_periodization(basis, right)
     else:
         right_rows = _left_extension(basis[::-1], right, mode)[::-1]
     return (*_prune(cols, _left_extension(basis, left, mode)), *_prune(cols, right_rows))
+
+
+def _edge_columns(n: int, reach: int) -> np.ndarray:
+    """The samples of a length-``n`` signal that a pad of fewer than ``reach - 1``
+    samples can read: all of them for a short signal, else the first and last
+    ``reach`` (plus sample ``reach`` when ``n`` is odd, to keep the parity)."""
+    if n <= 2 * reach + 1:
+        return np.arange(n)
+    return np.r_[0:reach, reach : reach + n % 2, n - reach : n]
 
 
 def _right_extension_odd_periodization(basis: np.ndarray, right: int) -> np.ndarray:
@@ -187,6 +202,13 @@ def _pads(xp: Any, x: Any, left: int, right: int, mode: str) -> tuple[Any, Any]:
     return _gather_terms(xp, x, slots_l, left), _gather_terms(xp, x, slots_r, right)
 
 
+def _pads_finite(x: np.ndarray, left: int, right: int, mode: str) -> tuple[Any, Any]:
+    """:func:`_pads` for finite NumPy data: two small matrix products with the
+    extension matrices (no ``0 * inf`` to avoid: the terms are not needed)."""
+    cols_l, m_l, cols_r, m_r = extension_matrices(x.shape[1], left, right, mode)
+    return _apply(np, m_l, x[:, cols_l], x), _apply(np, m_r, x[:, cols_r], x)
+
+
 @lru_cache(maxsize=256)
 def extension_terms(n: int, left: int, right: int, mode: str) -> tuple:
     """The rows of :func:`extension_matrices` as sums of *terms* ``w * x[j]``.
@@ -218,7 +240,8 @@ def _gather_terms(xp: Any, x: Any, slots: list, count: int) -> Any:
     P, _, Q = x.shape
     pad = xp.zeros((P, count, Q), dtype=x.dtype, device=_device(x))
     for j, w, used in slots:
-        term = _cast_like(xp, w, x)[:, None] * xp.take(x, xp.asarray(j), axis=1)  # (P, r, Q)
+        rows = x[:, j] if isinstance(x, np.ndarray) else xp.take(x, xp.asarray(j), axis=1)
+        term = _cast_like(xp, w, x)[:, None] * rows  # (P, r, Q)
         mask = xp.asarray(used[:, None]) if isinstance(x, np.ndarray) else \
             xp.asarray(used[:, None], device=_device(x))
         pad = pad + xp.where(mask, term, xp.zeros_like(term))  # (P, r, Q)
@@ -237,12 +260,20 @@ def _fold_pads(xp: Any, dx: Any, g_l: Any, g_r: Any, mode: str) -> Any:
     the gradients ``g_l`` ``(P, left, Q)`` and ``g_r`` ``(P, right, Q)`` of the
     padding, each onto the samples that padded sample was made of."""
     n, left, right = dx.shape[1], g_l.shape[1], g_r.shape[1]
-    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
-    for cols, m, part in ((cols_l, m_l, g_l), (cols_r, m_r, g_r)):
-        fold = _apply(xp, np.ascontiguousarray(m.T), part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
-        for start, stop, j in _runs(cols):
+    for (m_t, runs), part in zip(_fold_plan(n, left, right, mode), (g_l, g_r), strict=True):
+        fold = _apply(xp, m_t, part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
+        for start, stop, j in runs:
             dx[:, start:stop, :] += fold[:, j : j + stop - start, :]
     return dx
+
+
+@lru_cache(maxsize=256)
+def _fold_plan(n: int, left: int, right: int, mode: str) -> tuple:
+    """Per side, ``(M^T, runs)``: the transposed extension matrix and the runs of
+    contiguous columns it folds onto (:func:`_runs`), built once per call shape."""
+    cols_l, m_l, cols_r, m_r = extension_matrices(n, left, right, mode)
+    return tuple((np.ascontiguousarray(m.T), _runs(cols)) for cols, m in
+                 ((cols_l, m_l), (cols_r, m_r)))
 
 
 def _runs(cols: np.ndarray) -> list[tuple[int, int, int]]:
@@ -263,16 +294,18 @@ CHUNK = 1 << 18  # output elements per matmul task (1 MB of float32; 2**16..2**1
 PARALLEL_MIN = 1 << 22  # outputs from which the blocked path uses several threads
 
 
+ROWS_MIN = 256  # samples from which a single-channel signal takes the blocked (rows) path
+
+
 def _use_blocked(xp: Any, x: Any) -> bool:
-    """The blocked path: NumPy, enough contiguous channels, finite values
-    (a zero of a block matrix times inf would spread NaN within the block;
-    such data take the tap loop)."""
-    return (
-        isinstance(x, np.ndarray)
-        and x.shape[2] >= 16
-        and x.dtype.kind in "fc"
-        and bool(np.isfinite(x.sum()))
-    )
+    """The blocked path: NumPy, enough contiguous channels -- or one channel
+    (``Q = 1``) of a long signal, stored contiguously (see :func:`_filter_down_rows`)
+    -- and finite values (a zero of a block matrix times inf would spread NaN
+    within the block; such data take the tap loop)."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fc":
+        return False
+    rows = x.shape[2] == 1 and x.shape[1] >= ROWS_MIN and x.strides[1] == x.itemsize
+    return (x.shape[2] >= 16 or rows) and bool(np.isfinite(x.sum()))
 
 
 def filter_down(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
@@ -311,21 +344,80 @@ def _filter_down_blocked(
 
     A strided view holds all the windows (no copy), another one views ``y``
     as ``(P, n_out, B, Q)``, and batched ``matmul``\ s write straight into it.
+    When ``y`` is stored that way (bands interleaved, :func:`new_bands`), ``T``
+    positions go into one product, :func:`_filter_down_tblocks`.
     ``out``: where to write (a ``(B, P, n_out, Q)`` array or view).
     """
     (P, _, Q), (B, F) = x.shape, filters.shape
-    y = np.empty((B, P, n_out, Q), dtype=x.dtype) if out is None else out
-    f = filters.astype(x.real.dtype)  # (B, F)
-    s0, s1, s2 = x.strides
-    windows = as_strided(x, (P, n_out, F, Q), (s0, 2 * s1, s1, s2), writeable=False)
+    y = new_bands(B, P, n_out, Q, x.dtype) if out is None else out
+    if Q == 1:
+        return _filter_down_rows(x, filters, n_out, y)
     y0, y1, y2, y3 = y.strides
     y_pobq = as_strided(y, (P, n_out, B, Q), (y1, y2, y0, y3))  # y[b, p, o] at [p, o, b]
+    done = _filter_down_tblocks(x, filters, n_out, y_pobq) if y2 == B * y0 else 0
+    f = filters.astype(x.real.dtype)  # (B, F)
+    s0, s1, s2 = x.strides
+    windows = as_strided(x[:, 2 * done :], (P, n_out - done, F, Q), (s0, 2 * s1, s1, s2),
+                         writeable=False)
+    rest = y_pobq[:, done:]
 
     def task(ps: slice, rows: slice) -> None:
-        np.matmul(f, windows[ps, rows], out=y_pobq[ps, rows])  # (B, F) @ (p, o, F, Q)
+        np.matmul(f, windows[ps, rows], out=rest[ps, rows])  # (B, F) @ (p, o, F, Q)
 
-    _run(task, _chunks(P, n_out, B * Q), y.size)
+    _run(task, _chunks(P, n_out - done, B * Q), rest.size)
     return y
+
+
+def new_bands(B: int, P: int, n: int, Q: int, dtype: Any) -> np.ndarray:
+    """An empty ``(B, P, n, Q)`` array stored as ``(P, n, B, Q)``: the ``B`` bands of a
+    position side by side, which :func:`_filter_down_tblocks` needs. (One channel,
+    ``Q = 1``: plain ``(B, P, n, 1)``, each band contiguous for :func:`_filter_down_rows`.)"""
+    if Q == 1:
+        return np.empty((B, P, n, Q), dtype=dtype)
+    return np.empty((P, n, B, Q), dtype=dtype).transpose(2, 0, 1, 3)
+
+
+TBLOCK = 4  # output positions per product of _filter_down_tblocks (2..8 measured alike)
+
+
+def _filter_down_tblocks(x: np.ndarray, filters: np.ndarray, n_out: int,
+                         y_pobq: np.ndarray) -> int:
+    r"""The first ``T`` :math:`\lfloor n_\text{out}/T \rfloor` positions of
+    :func:`_filter_down_blocked`, ``T`` at a time: the ``T B`` outputs of
+    positions ``o .. o + T - 1`` read the window ``x[2o : 2o + 2T + F - 2]``,
+
+    .. math:: y_{(t, b), o} = W\, x[2o : 2o + 2T + F - 2], \quad
+              W_{(t, b), c} = f_b[c - 2t] \qquad (T B, 2T + F - 2) @ (\cdot, Q),
+
+    so each product reads ``2T + F - 2`` rows for ``T B`` outputs instead of
+    ``F`` rows for ``B``: less memory traffic per output, at the price of the
+    zeros of ``W``. Needs ``y_pobq`` ``(P, n_out, B, Q)`` with rows ``(o, b)``
+    equally spaced. Returns how many positions it did.
+    """
+    (P, _, Q), B, T = x.shape, filters.shape[0], TBLOCK
+    R = n_out // T
+    if R == 0:
+        return 0
+    w = _filter_matrix(_tblock_matrix, filters, T, x.real.dtype)  # (T B, 2T + F - 2)
+    s0, s1, s2 = x.strides
+    windows = as_strided(x, (P, R, w.shape[1], Q), (s0, 2 * T * s1, s1, s2), writeable=False)
+    v0, v1, v2, v3 = y_pobq.strides
+    out = as_strided(y_pobq, (P, R, T * B, Q), (v0, T * v1, v2, v3))  # rows (t, b)
+
+    def task(ps: slice, rows: slice) -> None:
+        np.matmul(w, windows[ps, rows], out=out[ps, rows])  # (T B, K) @ (p, r, K, Q)
+
+    _run(task, _chunks(P, R, T * B * Q), P * R * T * B * Q)
+    return R * T
+
+
+def _tblock_matrix(filters: np.ndarray, T: int) -> np.ndarray:
+    """``W[(t, b), c] = f_b[c - 2t]`` (zero outside the filter): ``(T B, 2T + F - 2)``."""
+    B, F = filters.shape
+    w = np.zeros((T, B, 2 * T + F - 2))
+    for t in range(T):
+        w[t, :, 2 * t : 2 * t + F] = filters
+    return w.reshape(T * B, -1)
 
 
 def filter_up(xp: Any, bands: list, filters: np.ndarray, length: int) -> Any:
@@ -367,7 +459,8 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     are batched ``matmul``\ s; the few samples at either end, whose windows
     stick out, come from :func:`_filter_up_edge`.
     """
-    (P, n, Q), F, T = bands[0].shape, filters.shape[1], BLOCK
+    (P, n, Q), F = bands[0].shape, filters.shape[1]
+    T = _row_block(F) if Q == 1 else BLOCK
     J = (F + 1) // 2
     z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
     k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
@@ -377,8 +470,25 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
     z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
     if n_blocks:
-        _filter_up_blocks(bands, filters, k0, T, z[:, lo:hi])
+        blocks = _filter_up_rows if Q == 1 else _filter_up_blocks
+        blocks(bands, filters, k0, T, z[:, lo:hi])
     return z
+
+
+_MATRICES: dict[tuple, np.ndarray] = {}
+
+
+def _filter_matrix(build: Callable, filters: np.ndarray, T: int, dtype: Any) -> np.ndarray:
+    """``build(filters, T)`` in ``dtype``, read-only, made once per filter bank, ``T``
+    and dtype (the blocked paths need these small matrices at every call)."""
+    key = (build.__name__, filters.tobytes(), filters.shape, T, np.dtype(dtype).str)
+    m = _MATRICES.get(key)
+    if m is None:
+        if len(_MATRICES) >= 512:
+            _MATRICES.clear()
+        m = _MATRICES[key] = build(filters, T).astype(dtype)
+        m.flags.writeable = False
+    return m
 
 
 def _up_matrices(filters: np.ndarray, T: int) -> np.ndarray:
@@ -400,7 +510,7 @@ def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.n
     one ``matmul`` per band, summed while the chunk is still in cache."""
     (P, _, Q), J = bands[0].shape, (filters.shape[1] + 1) // 2
     n_blocks, K = z.shape[1] // (2 * T), T + J - 1
-    m = _up_matrices(filters, T).astype(bands[0].real.dtype)  # (B, 2T, K)
+    m = _filter_matrix(_up_matrices, filters, T, bands[0].real.dtype)  # (B, 2T, K)
     windows = []  # per band (P, n_blocks, K, Q): y_b[k - J + 1 + o], no copy
     for y in bands:
         s0, s1, s2 = y.strides
@@ -425,7 +535,7 @@ def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> 
     (P, n, Q), F = bands[0].shape, filters.shape[1]
     J, k_lo, k_hi = (F + 1) // 2, start // 2, max(start // 2, (stop + 1) // 2)
     first = k_lo - J + 1  # coefficient at row 0 of the copy
-    m = _up_matrices(filters, 1).astype(bands[0].real.dtype)  # (B, 2, J)
+    m = _filter_matrix(_up_matrices, filters, 1, bands[0].real.dtype)  # (B, 2, J)
     z = np.zeros((P, k_hi - k_lo, 2, Q), dtype=bands[0].dtype)
     a, b = max(0, first), min(n, k_hi)  # the coefficients that exist
     for m_b, y in zip(m, bands, strict=True):
@@ -438,6 +548,109 @@ def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> 
     return z.reshape(P, 2 * (k_hi - k_lo), Q)[:, start - 2 * k_lo : stop - 2 * k_lo]
 
 
+# ---------------------------------------------------------------------------
+# 3b. One channel: blocks of T outputs as plain 2-D matrix products
+# ---------------------------------------------------------------------------
+
+ROW_BLOCK = 8  # outputs per row of the single-channel path (at least F / 2)
+
+
+def _row_block(F: int) -> int:
+    """``T`` of the single-channel path: ``ROW_BLOCK``, or ``F // 2`` for long filters
+    (then a row and the head of the next one hold every window)."""
+    return max(ROW_BLOCK, F // 2)
+
+
+def _rows(v: np.ndarray, count: int, width: int, step: int) -> np.ndarray:
+    """``count`` rows ``v[i * step : i * step + width]`` of a 1-D array as a
+    strided 2-D view (no copy); read-only, as rows may overlap."""
+    (s,) = v.strides
+    return as_strided(v, (count, width), (step * s, s), writeable=width <= step)
+
+
+def _row_chunks(P: int, R: int, T: int) -> list[tuple[slice, slice]]:
+    """Tasks of a few hundred thousand multiply-adds: small enough that OpenBLAS
+    keeps each product on one thread (it splits those above 2^18 multiply-adds,
+    which costs a lot on a machine whose cores are busy); ``_run`` shares the
+    tasks out instead."""
+    return _chunks(P, R, 4 * T * T)
+
+
+def _down_matrices(filters: np.ndarray, T: int) -> np.ndarray:
+    """``W[b, c, t] = f_b[c - 2t]`` (zero outside the filter): output ``t`` of a
+    block reads sample ``c`` of its window; ``(B, 2T + F - 2, T)``."""
+    B, F = filters.shape
+    w = np.zeros((B, 2 * T + F - 2, T))
+    for t in range(T):
+        w[:, 2 * t : 2 * t + F, t] = filters
+    return w
+
+
+def _filter_down_rows(x: np.ndarray, filters: np.ndarray, n_out: int,
+                      y: np.ndarray) -> np.ndarray:
+    r"""Blocked :func:`filter_down` for one channel, ``x`` ``(P, N, 1)``.
+
+    The ``T`` outputs :math:`y_b[Tr : Tr + T]` of block ``r`` read the window
+    :math:`X_r = x[2Tr : 2Tr + 2T + F - 2]`, so with the banded matrices of
+    :func:`_down_matrices`
+
+    .. math:: Y_b = X\, W_b \qquad (R, 2T + F - 2) @ (2T + F - 2, T)
+
+    one ordinary 2-D matrix product per band (``T`` times more multiplications
+    than the taps, at BLAS speed). Consecutive windows overlap, which BLAS
+    cannot read in place: each chunk of them is first copied into a small
+    buffer. The last ``n_out - RT`` outputs come from the tap loop.
+    """
+    (P, _, _), (B, F) = x.shape, filters.shape
+    T = _row_block(F)
+    R = n_out // T  # full blocks; their windows end at 2TR + F - 2 <= 2 n_out + F - 2
+    w = _filter_matrix(_down_matrices, filters, T, x.real.dtype)  # (B, 2T + F - 2, T)
+    windows = [_rows(x[p, :, 0], R, w.shape[1], 2 * T) for p in range(P)]  # (R, 2T + F - 2)
+    outs = [[_rows(y[b, p, :, 0], R, T, T) for p in range(P)] for b in range(B)]  # (R, T)
+
+    def task(ps: slice, rs: slice) -> None:
+        for p in range(ps.start, ps.stop):
+            buf = np.array(windows[p][rs])  # (r, 2T + F - 2), contiguous
+            for b in range(B):
+                np.matmul(buf, w[b], out=outs[b][p][rs])
+
+    if R:
+        _run(task, _row_chunks(P, R, T), y.size)
+    if R * T < n_out:
+        y[:, :, R * T :] = filter_down_taps(np, x[:, 2 * R * T :], filters, n_out - R * T)
+    return y
+
+
+def _filter_up_rows(bands: list, filters: np.ndarray, k0: int, T: int, z: np.ndarray) -> None:
+    r""":func:`_filter_up_blocks` for one channel, bands ``(P, n, 1)``.
+
+    Block ``j`` of ``T`` output pairs (from pair ``k = k0 + jT``) is
+    :math:`\sum_b M_b\, y_b[k - J + 1 : k + T]` (:func:`_up_matrices`): with the
+    windows of all bands side by side as one row, one 2-D matrix product gives
+    every block,
+
+    .. math:: Z = [Y_0 \; Y_1 \ldots]\, [M_0 \; M_1 \ldots]^T
+              \qquad (n_	ext{blocks}, B K) @ (B K, 2T),
+
+    the transpose of :func:`_filter_down_rows`' product. As there, chunks of
+    the overlapping windows are copied into a buffer first.
+    """
+    (P, _, _), J = bands[0].shape, (filters.shape[1] + 1) // 2
+    n_blocks, K = z.shape[1] // (2 * T), T + J - 1
+    m = _filter_matrix(_up_matrices, filters, T, bands[0].real.dtype)  # (B, 2T, K)
+    m = np.ascontiguousarray(np.swapaxes(m, 1, 2).reshape(-1, 2 * T))  # (B K, 2T)
+    windows = [[_rows(y[p, k0 - J + 1 :, 0], n_blocks, K, T) for y in bands]
+               for p in range(P)]  # per p and band (n_blocks, K)
+    outs = [_rows(z[p, :, 0], n_blocks, 2 * T, 2 * T) for p in range(P)]  # (n_blocks, 2T)
+
+    def task(ps: slice, js: slice) -> None:
+        for p in range(ps.start, ps.stop):
+            buf = np.concatenate([win[js] for win in windows[p]], axis=1)  # (j, B K)
+            np.matmul(buf, m, out=outs[p][js])
+
+    _run(task, _row_chunks(P, n_blocks, T), z.size)
+
+
 def _device(x: Any) -> Any:
     return None if isinstance(x, np.ndarray) else x.device
 
@@ -445,6 +658,38 @@ def _device(x: Any) -> Any:
 # ---------------------------------------------------------------------------
 # 4. Extension and filter bank together, without the padded copy
 # ---------------------------------------------------------------------------
+
+
+MOVE_MAX_Q = 1024  # a batch of signals with fewer channels is put side by side (_one_row)
+
+
+def _one_row(x: Any) -> np.ndarray | None:
+    """A NumPy batch ``x`` ``(P, N, Q)`` as one row of signals, ``(1, N, P Q)``.
+
+    The blocked path does one small matrix product per output position and
+    signal; with the ``P`` signals side by side it does one per position for
+    all of them: ``P`` times fewer, larger products. A free view when ``x`` is
+    stored ``(N, P, Q)`` (as the results of :func:`_from_one_row`, so a
+    multilevel transform copies its input once at most), else a copy --
+    made only while ``Q < MOVE_MAX_Q`` (with many channels the products are
+    large enough already). None for a single signal, a single channel (the
+    row path of :func:`_filter_down_rows` handles those), other backends.
+    """
+    if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1:
+        return None
+    P, N, Q = x.shape
+    s0, s1, s2 = x.strides
+    if s2 == x.itemsize and s0 == Q * s2:  # (P, Q) already side by side: a view
+        return as_strided(x, (1, N, P * Q), (0, s1, s2), writeable=False)
+    if Q >= MOVE_MAX_Q:
+        return None
+    return np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(1, N, P * Q)  # (1, N, P Q)
+
+
+def _from_one_row(y: np.ndarray, P: int) -> np.ndarray:
+    """Undo :func:`_one_row` on a result ``(..., 1, n, P Q)``: ``(..., P, n, Q)``, a view."""
+    *lead, _, n, pq = y.shape
+    return np.swapaxes(y.reshape(*lead, n, P, pq // P), -3, -2)
 
 
 def extend_filter_down(
@@ -458,13 +703,16 @@ def extend_filter_down(
     and last few read a short piece of padding + signal. Returns ``(B, P, n_out, Q)``.
     """
     (P, N, Q), (B, F) = x.shape, filters.shape
+    row = _one_row(x)
+    if row is not None:  # the P signals side by side: (1, N, P Q)
+        return _from_one_row(extend_filter_down(xp, row, filters, n_out, left, right, mode), P)
     o0 = -(-left // 2)  # first output whose window starts inside x
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
     if o1 <= o0 or not _use_blocked(xp, x):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
-    y = np.empty((B, P, n_out, Q), dtype=x.dtype)
+    y = new_bands(B, P, n_out, Q, x.dtype)
     _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
-    pad_l, pad_r = _pads(xp, x, left, right, mode)
+    pad_l, pad_r = _pads_finite(x, left, right, mode)  # (P, left, Q), (P, right, Q)
     if o0 > 0:  # padded samples [0, 2(o0 - 1) + F)
         head = xp.concat([pad_l, x[:, : 2 * (o0 - 1) + F - left]], axis=1)
         y[:, :, :o0] = filter_down(xp, head, filters, o0)
@@ -486,6 +734,10 @@ def filter_up_fold(
     to fold them onto the samples they padded. Returns ``(P, n, Q)``.
     """
     length = left + n + right
+    rows = [_one_row(b) for b in bands]
+    if all(r is not None for r in rows):  # the P signals side by side: (1, n, P Q)
+        fold = filter_up_fold(xp, rows, filters, n, left, right, mode)
+        return _from_one_row(fold, bands[0].shape[0])
     if not all(_use_blocked(xp, b) for b in bands):
         return extend_adjoint(xp, filter_up(xp, bands, filters, length), n, left, right, mode)
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"

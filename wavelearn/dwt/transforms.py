@@ -32,6 +32,7 @@ number of dimensions, and transform along ``axis``.
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import _library_of, array_namespace, check_same_backend
+from wavelearn.backend import array_namespace, check_same_backend, library_of
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
@@ -61,30 +62,56 @@ __all__ = [
 # ---------------------------------------------------------------------------
 
 
-def _filter_len(filter_len: Any) -> int:
-    if isinstance(filter_len, (int, np.integer)) and not isinstance(filter_len, bool):
-        return int(filter_len)
+# The highest ``level`` wavedec accepts. Above dwt_max_level every further level
+# only re-filters the same F - 1 boundary coefficients (and multiplies them by
+# about sqrt(2)); PyWavelets loops for ever on level=10**18, wavelearn refuses at once.
+LEVEL_LIMIT = 1024
+
+
+def _whole(value: Any, name: str) -> int:
+    """An int from an int, a numpy integer or an integral float (as PyWavelets
+    takes lengths); bools, fractions and anything else raise."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        if not float(value).is_integer():
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        return int(value)
+    raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+
+
+def _filter_len(filter_len: Any, minimum: int) -> int:
+    """``F`` from a length (an int >= ``minimum``) or from a wavelet."""
+    if isinstance(filter_len, (int, float, np.integer, np.floating)):
+        F = _whole(filter_len, "filter_len")
+        if F < minimum:
+            raise ValueError(f"filter_len must be at least {minimum}, got {F}")
+        return F
     return as_wavelet(filter_len).dec_len
 
 
 def dwt_max_level(data_len: int, filter_len: int | str | Wavelet) -> int:
     r"""The deepest useful level: the largest :math:`L` with
-    :math:`(F-1)\,2^L \le N` (0 when the signal is shorter than the filter)."""
-    F = _filter_len(filter_len)
-    if F < 2:
-        raise ValueError(f"filter_len must be at least 2, got {F}")
-    if data_len < 1:
-        raise ValueError(f"data_len must be at least 1, got {data_len}")
-    return max((int(data_len) // (F - 1)).bit_length() - 1, 0)
+    :math:`(F-1)\,2^L \le N` (0 when the signal is shorter than the filter,
+    or empty). ``filter_len`` is ``F`` (at least 2) or a wavelet."""
+    F = _filter_len(filter_len, 2)
+    N = _whole(data_len, "data_len")
+    if N < 0:
+        raise ValueError(f"data_len must be at least 0, got {N}")
+    return max((N // (F - 1)).bit_length() - 1, 0)
 
 
 def dwt_coeff_len(data_len: int, filter_len: int | str | Wavelet, mode: str) -> int:
     r"""Coefficients per band after one level: :math:`\lceil N/2 \rceil` in
-    periodization mode, else :math:`\lfloor (N+F-1)/2 \rfloor`."""
-    F, mode = _filter_len(filter_len), check_mode(mode)
-    if data_len < 1:
-        raise ValueError(f"data_len must be at least 1, got {data_len}")
-    return -(-data_len // 2) if mode == "periodization" else (data_len + F - 1) // 2
+    periodization mode, else :math:`\lfloor (N+F-1)/2 \rfloor`. ``filter_len``
+    is ``F`` (at least 1) or a wavelet."""
+    F, mode = _filter_len(filter_len, 1), check_mode(mode)
+    N = _whole(data_len, "data_len")
+    if N < 1:
+        raise ValueError(f"data_len must be at least 1, got {N}")
+    return -(-N // 2) if mode == "periodization" else (N + F - 1) // 2
 
 
 # ---------------------------------------------------------------------------
@@ -109,12 +136,16 @@ def _normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     return int(axis) % ndim
 
 
-def _float_dtype(xp: Any, x: Any, name: str) -> Any:
-    """PyWavelets' dtype rule: float32/64 and complex stay, float16 becomes
-    float32, integers and booleans become float64; anything else is an error."""
+def float_dtype(xp: Any, x: Any, name: str) -> Any:
+    """PyWavelets' dtype rule: float32/64 and complex64/128 stay, float16 becomes
+    float32, extended precision (longdouble, clongdouble) becomes float64 /
+    complex128, integers and booleans become float64; anything else is an error."""
     if xp.isdtype(x.dtype, ("real floating", "complex floating")):
-        return xp.float32 if x.dtype not in (xp.float32, xp.float64) and \
-            xp.isdtype(x.dtype, "real floating") else x.dtype
+        if x.dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):
+            return x.dtype
+        if xp.isdtype(x.dtype, "complex floating"):  # clongdouble
+            return xp.complex128
+        return xp.float64 if x.dtype.itemsize > 8 else xp.float32  # longdouble; float16
     if xp.isdtype(x.dtype, ("integral", "bool")):
         return xp.float64
     raise TypeError(f"{name} must hold numbers (int, float or complex), got dtype {x.dtype}")
@@ -123,24 +154,43 @@ def _float_dtype(xp: Any, x: Any, name: str) -> Any:
 def _as_array(data: Any, name: str) -> Any:
     if isinstance(data, (list, tuple, int, float, complex, np.generic)):
         data = np.asarray(data)
-    if _library_of(data) is None:
+    if library_of(data) is None:
         raise TypeError(
             f"{name} must be an array (numpy, cupy or torch) or a list of numbers, "
             f"got {type(data).__name__}"
         )
+    if isinstance(data, np.ndarray) and data.dtype == object:
+        return _object_to_float(data, name)
     if isinstance(data, np.ndarray) and data.dtype.kind not in "biufc":
         raise TypeError(f"{name} must hold numbers, got dtype {data.dtype}")
     return data
 
 
-def _prepare(data: Any, axis: Any, name: str = "data") -> tuple[Any, Any, _Layout]:
-    """Check ``data`` and view it as ``(P, N, Q)``; returns ``(xp, x3, layout)``."""
+def _object_to_float(data: np.ndarray, name: str) -> np.ndarray:
+    """An object array of real numbers as float64 (as PyWavelets converts it);
+    any other element (None, a string, a complex number, a list) raises."""
+    for v in data.flat:
+        if not (isinstance(v, numbers.Real)
+                or (isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex))):
+            raise TypeError(f"{name} must hold numbers; its object array holds "
+                            f"{type(v).__name__} {v!r}")
+    return data.astype(np.float64)
+
+
+def _prepare(
+    data: Any, axis: Any, name: str = "data", empty_axis: bool = False
+) -> tuple[Any, Any, _Layout]:
+    """Check ``data`` and view it as ``(P, N, Q)``; returns ``(xp, x3, layout)``.
+
+    Like PyWavelets, other axes may be empty (``P`` or ``Q`` is 0), the
+    transformed axis only where ``empty_axis`` says so."""
     data = _as_array(data, name)
     xp = array_namespace(data)
     axis = _normalize_axis(axis, data.ndim)
-    if math.prod(data.shape) == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(data.shape)}); it needs samples")
-    x = xp.astype(data, _float_dtype(xp, data, name), copy=False)
+    if data.shape[axis] == 0 and not empty_axis:
+        raise ValueError(f"{name} is empty along axis {axis} (shape {tuple(data.shape)}); "
+                         "it needs samples")
+    x = xp.astype(data, float_dtype(xp, data, name), copy=False)
     return (xp, *_to_3d(xp, x, axis))
 
 
@@ -169,7 +219,7 @@ def _from_3d(xp: Any, y: Any, layout: _Layout) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
+def analysis_filters(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
     r"""``(filters, left, right, n_out)`` of one analysis level.
 
     :math:`c[o] = \sum_j h[j]\, x_e[2o + 1 - j]` (PyWavelets pads ``F - 1``
@@ -185,24 +235,25 @@ def _analysis(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int
     return rev, F - 2, F - 1, (n + F - 1) // 2
 
 
-def _synthesis(wavelet: Wavelet) -> np.ndarray:
+@lru_cache(maxsize=1024)
+def synthesis_filters(wavelet: Wavelet) -> np.ndarray:
     return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
 
 
-def _dwt3(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+def analysis_level(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
     """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``."""
-    filters, left, right, n_out = _analysis(w, mode, x.shape[1])
+    filters, left, right, n_out = analysis_filters(w, mode, x.shape[1])
     y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode)  # (2, P, n_out, Q)
     return y[0], y[1]
 
 
-def _dwt3_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
-    """The adjoint of :func:`_dwt3`: ``E^T`` of the upsampled-and-filtered bands."""
-    filters, left, right, _ = _analysis(w, mode, n)
+def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
+    """The adjoint of :func:`analysis_level`: ``E^T`` of the upsampled-and-filtered bands."""
+    filters, left, right, _ = analysis_filters(w, mode, n)
     return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
 
 
-def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
+def synthesis_level(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
     r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
     :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
     periodic padding), the other modes keep the part the padding did not
@@ -212,21 +263,22 @@ def _idwt3(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
     n, F = a.shape[1], w.dec_len
     if mode == "periodization":
         p = F // 2 - 1
-        return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n, p, p, "periodic")
+        return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n, p, p, "periodic")
     if 2 * n - F + 2 < 1:  # too few coefficients: nothing is left (pywt refuses these)
-        return fb.filter_up(xp, [a, d], _synthesis(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
-    return fb.filter_up_fold(xp, [a, d], _synthesis(w), 2 * n - F + 2, F - 2, F - 2, "zero")
+        return fb.filter_up(xp, [a, d], synthesis_filters(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n - F + 2, F - 2, F - 2, "zero")
 
 
-def _idwt3_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
-    """The adjoint of :func:`_idwt3`: pad ``dy`` back (periodically, or with
+def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+    """The adjoint of :func:`synthesis_level`: pad ``dy`` back (periodically, or with
     zeros), then filter and downsample with the synthesis filters."""
     F, N = w.dec_len, dy.shape[1]
     if mode == "periodization":
         p = F // 2 - 1
-        y = fb.extend_filter_down(xp, dy, _synthesis(w), N // 2, p, p, "periodic")
+        y = fb.extend_filter_down(xp, dy, synthesis_filters(w), N // 2, p, p, "periodic")
     else:
-        y = fb.extend_filter_down(xp, dy, _synthesis(w), (N + F - 2) // 2, F - 2, F - 2, "zero")
+        g = synthesis_filters(w)
+        y = fb.extend_filter_down(xp, dy, g, (N + F - 2) // 2, F - 2, F - 2, "zero")
     return y[0], y[1]  # (P, n, Q) each
 
 
@@ -246,7 +298,7 @@ def dwt(data: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> tup
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, x3, layout = _prepare(data, axis)
-    a, d = _dwt3(xp, x3, w, mode)
+    a, d = analysis_level(xp, x3, w, mode)
     return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
 
 
@@ -265,7 +317,7 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     bands = {n: _prepare(c, axis, n)[1] for n, c in named}
     a3, d3 = (bands.get(n, xp.zeros_like(ref3)) for n in ("cA", "cD"))
     _check_synthesis_length(a3.shape[1], w, mode, "cA and cD")
-    return _from_3d(xp, _idwt3(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
+    return _from_3d(xp, synthesis_level(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
 
 
 def _check_synthesis_length(n: int, w: Wavelet, mode: str, name: str) -> None:
@@ -287,7 +339,13 @@ def _check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
 
 
 def _common_dtype(xp: Any, *arrays: Any) -> list[Any]:
-    dtype = xp.result_type(*arrays)
+    """PyWavelets' rule for bands of different dtypes: float64, or complex128
+    when one is complex (float32 with complex64 gives complex128)."""
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) == 1:
+        return list(arrays)
+    complex_ = any(xp.isdtype(d, "complex floating") for d in dtypes)
+    dtype = xp.complex128 if complex_ else xp.float64
     return [xp.astype(a, dtype, copy=False) for a in arrays]
 
 
@@ -296,14 +354,25 @@ def _common_dtype(xp: Any, *arrays: Any) -> list[Any]:
 # ---------------------------------------------------------------------------
 
 
-def _check_level(level: Any, data_len: int, w: Wavelet) -> int:
+def check_level(level: Any, data_len: int, w: Wavelet) -> int:
+    """``level`` checked (an int in ``[0, LEVEL_LIMIT]``, or None for the maximum);
+    above :func:`dwt_max_level` it warns (as PyWavelets)."""
     max_level = dwt_max_level(data_len, w.dec_len)
     if level is None:
         return max_level
-    if not isinstance(level, (int, np.integer)) or isinstance(level, bool):
+    if not isinstance(level, (int, np.integer)) or isinstance(level, (bool, np.bool_)):
         raise TypeError(f"level must be an int or None, got {type(level).__name__}")
     if level < 0:
         raise ValueError(f"level must be >= 0, got {level}")
+    if level > LEVEL_LIMIT:
+        raise ValueError(
+            f"level={level} is far above dwt_max_level={max_level} for {data_len} samples "
+            f"and {w.name} (F={w.dec_len}); level must be at most {LEVEL_LIMIT} (beyond "
+            "dwt_max_level each level only re-filters the same boundary coefficients)"
+        )
+    if level > 0 and data_len == 0:
+        raise ValueError(f"data has no samples along the axis, so level must be 0 or None; "
+                         f"got level={level}")
     if level > max_level:
         warnings.warn(
             f"level={level} is above dwt_max_level={max_level} for {data_len} samples and "
@@ -320,40 +389,51 @@ def wavedec(
     """Multilevel DWT: ``[cA_n, cD_n, cD_{n-1}, ..., cD_1]`` (as ``pywt.wavedec``).
 
     ``level=None`` means :func:`dwt_max_level`; a level above it warns and
-    still works (every coefficient then feels the boundary).
+    still works (every coefficient then feels the boundary), up to
+    :data:`LEVEL_LIMIT`. ``level=0`` returns ``[data]`` (in the float dtype).
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, a, layout = _prepare(data, axis)
-    level = _check_level(level, a.shape[1], w)
+    xp, a, layout = _prepare(data, axis, empty_axis=True)
+    level = check_level(level, a.shape[1], w)
     details = []
     for _ in range(level):
-        a, d = _dwt3(xp, a, w, mode)
+        a, d = analysis_level(xp, a, w, mode)
         details.append(d)
     return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
 
 
-def _coeffs_3d(coeffs: Any, axis: int, name: str = "coeffs") -> tuple[Any, list[Any], _Layout]:
-    """Check a coefficient list and view every entry as ``(P, n, Q)``."""
+def _coeffs_3d(
+    coeffs: Any, axis: int, name: str = "coeffs", allow_none: bool = False
+) -> tuple[Any, list[Any], _Layout]:
+    """Check a coefficient list and view every entry as ``(P, n, Q)``; with
+    ``allow_none``, ``None`` entries (bands of zeros, as in PyWavelets) stay None."""
     if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
         raise ValueError(f"{name} must be a non-empty list [cA_n, cD_n, ..., cD_1]")
-    arrays = [_as_array(c, f"{name}[{j}]") for j, c in enumerate(coeffs)]
-    check_same_backend(*arrays)  # before anything
-    xp, first, layout = _prepare(arrays[0], axis, f"{name}[0]")
-    out = [first]
-    for j, c in enumerate(arrays[1:], start=1):
+    arrays = [None if c is None and allow_none else _as_array(c, f"{name}[{j}]")
+              for j, c in enumerate(coeffs)]
+    given = [(j, c) for j, c in enumerate(arrays) if c is not None]
+    if not given:
+        raise ValueError(f"{name} holds only None; at least one band must be an array")
+    check_same_backend(*(c for _, c in given))  # before anything
+    j0, c0 = given[0]
+    xp, first, layout = _prepare(c0, axis, f"{name}[{j0}]", empty_axis=len(arrays) == 1)
+    out: list[Any] = [None] * len(arrays)
+    out[j0] = first
+    ref = [s for k, s in enumerate(layout.shape) if k != layout.axis]
+    for j, c in given[1:]:
         c3 = _prepare(c, axis, f"{name}[{j}]")[1]
         rest = [s for k, s in enumerate(c.shape) if k != layout.axis]
-        ref = [s for k, s in enumerate(layout.shape) if k != layout.axis]
         if rest != ref:
             raise ValueError(
-                f"{name}[{j}] has shape {tuple(c.shape)}, which does not match {name}[0] "
+                f"{name}[{j}] has shape {tuple(c.shape)}, which does not match {name}[{j0}] "
                 f"{layout.shape} outside axis {layout.axis}"
             )
-        out.append(c3)
-    return xp, _common_dtype(xp, *out), layout
+        out[j] = c3
+    typed = iter(_common_dtype(xp, *(c for c in out if c is not None)))
+    return xp, [None if c is None else next(typed) for c in out], layout
 
 
-def _fit_approx(a: Any, d: Any, j: int, n_levels: int) -> Any:
+def fit_approx(a: Any, d: Any, j: int, n_levels: int) -> Any:
     """Trim ``a`` to ``d``'s length where the previous synthesis gave one sample
     more than the original (odd lengths), as PyWavelets does; else check."""
     if a.shape[1] == d.shape[1] + 1:
@@ -376,21 +456,37 @@ def waverec(
 ) -> Any:
     """Multilevel inverse DWT of ``[cA_n, cD_n, ..., cD_1]`` (as ``pywt.waverec``).
 
-    Like PyWavelets, the result can be one sample longer than the original
-    signal (odd lengths). Pass ``length=`` (the original length along
-    ``axis``) to get exactly that length back; it must be the natural length
-    or one less.
+    An entry may be None: a band of zeros (as in PyWavelets). Like PyWavelets,
+    the result can be one sample longer than the original signal (odd
+    lengths). Pass ``length=`` (the original length along ``axis``) to get
+    exactly that length back; it must be the natural length or one less.
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, cs, layout = _coeffs_3d(coeffs, axis)
+    xp, cs, layout = _coeffs_3d(coeffs, axis, allow_none=True)
     a = cs[0]
     for j, d in enumerate(cs[1:], start=1):
+        a, d = _level_pair(xp, a, d, j, len(cs) - 1)
         _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
-        a = _idwt3(xp, _fit_approx(a, d, j, len(cs) - 1), d, w, mode)
-    return _from_3d(xp, _crop(a, length), layout)
+        a = synthesis_level(xp, a, d, w, mode)
+    if a is None:
+        raise ValueError("coeffs is [None]: there is nothing to reconstruct")
+    return _from_3d(xp, crop_length(a, length), layout)
 
 
-def _crop(a: Any, length: int | None) -> Any:
+def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
+    """The approximation and detail band entering level ``j`` of waverec: a None
+    band is zeros shaped like the other (as PyWavelets), else ``a`` is fitted."""
+    if a is None and d is None:
+        raise ValueError(f"coeffs[0] .. coeffs[{j}] are all None: level {n_levels - j + 1} "
+                         "has neither an approximation nor a detail band")
+    if d is None:
+        return a, xp.zeros_like(a)
+    if a is None:
+        return xp.zeros_like(d), d
+    return fit_approx(a, d, j, n_levels), d
+
+
+def crop_length(a: Any, length: int | None) -> Any:
     if length is None:
         return a
     n = a.shape[1]
@@ -419,7 +515,8 @@ def dwt_adjoint(
     xp, a3, layout = _prepare(dcA, axis, "dcA")
     d3 = _prepare(dcD, axis, "dcD")[1]
     _expect_len(a3.shape[1], dwt_coeff_len(length, w, mode), "dcA", length)
-    return _from_3d(xp, _dwt3_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode), layout)
+    dx = analysis_level_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode)  # (P, n, Q)
+    return _from_3d(xp, dx, layout)
 
 
 def _expect_len(got: int, want: int, name: str, length: int) -> None:
@@ -438,7 +535,7 @@ def idwt_adjoint(
     if (mode == "periodization" and N % 2) or (mode != "periodization" and (N + F) % 2):
         raise ValueError(f"dy has {N} samples along the axis, which idwt never outputs "
                          f"with {w.name} in mode {mode!r}")
-    a, d = _idwt3_adjoint(xp, y3, w, mode)
+    a, d = synthesis_level_adjoint(xp, y3, w, mode)
     return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
 
 
@@ -461,7 +558,7 @@ def wavedec_adjoint(
     for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
         n = lengths[len(cs) - j - 1]
         _expect_len(dd.shape[1], lengths[len(cs) - j], f"dcoeffs[{j}]", n)
-        da = _dwt3_adjoint(xp, da, dd, n, w, mode)
+        da = analysis_level_adjoint(xp, da, dd, n, w, mode)
     return _from_3d(xp, da, layout)
 
 
@@ -487,7 +584,7 @@ def waverec_adjoint(
         g = fb.extend(xp, g, 0, 1, "zero")  # adjoint of the crop: a zero at the end
     grads = []
     for j in range(len(coeff_lengths) - 1, 0, -1):  # finest level first
-        da, dd = _idwt3_adjoint(xp, g, w, mode)
+        da, dd = synthesis_level_adjoint(xp, g, w, mode)
         grads.append(dd)
         trimmed = approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last sample
         g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim

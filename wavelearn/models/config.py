@@ -27,12 +27,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from wavelearn.dwt.wavelets import MODES, _discrete_names
+from wavelearn.dwt.transforms import LEVEL_LIMIT, dwt_max_level
+from wavelearn.dwt.wavelets import MODES, as_wavelet, check_mode, discrete_names
 from wavelearn.nn.mixing import MIXING_MODES
 from wavelearn.nn.module import numpy_dtype
 from wavelearn.nn.positional import ALIBI_MESSAGE, POSITIONAL_ENCODING_TYPES
@@ -110,12 +113,36 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
 
 
 def _wavelet(name: str, value: Any) -> str:
-    """A discrete wavelet name; a ``Wavelet`` / ``pywt.Wavelet`` is stored by its name."""
-    value = getattr(value, "name", value)
-    if not isinstance(value, str) or value not in _discrete_names():
-        raise _fail(name, value, "a discrete wavelet name such as 'haar', 'db4', 'sym6', "
-                                 "'coif3' (any of pywt.wavelist(kind='discrete'))")
-    return value
+    """A discrete wavelet name, in any letter case (stored in lower case); a
+    ``Wavelet`` / ``pywt.Wavelet`` is stored by its name. A custom filter bank
+    has no name to store, so it is refused."""
+    allowed = ("a discrete wavelet name such as 'haar', 'db4', 'sym6', 'coif3' (any of "
+               "pywt.wavelist(kind='discrete'))")
+    try:
+        w = as_wavelet(value)
+    except (TypeError, ValueError) as e:
+        raise _fail(name, value, f"{allowed} [{e}]") from None
+    if w.name not in discrete_names() or as_wavelet(w.name) != w:
+        raise _fail(name, value, f"{allowed}; a custom filter bank cannot be stored in a config")
+    return w.name
+
+
+def _mode(name: str, value: Any) -> str:
+    """A boundary mode, stored by its name (PyWavelets' aliases and codes accepted)."""
+    try:
+        return check_mode(value)
+    except (TypeError, ValueError):
+        allowed = ("one of " + ", ".join(repr(m) for m in MODES)
+                   + " (or a PyWavelets alias such as 'per', or a code 0..8)")
+        raise _fail(name, value, allowed) from None
+
+
+def _levels(name: str, value: Any) -> int:
+    """Decomposition levels: an int from 1 to ``LEVEL_LIMIT`` (as ``wavedec``)."""
+    levels = _int(1)(name, value)
+    if levels > LEVEL_LIMIT:
+        raise _fail(name, value, f"an int >= 1 and at most {LEVEL_LIMIT}")
+    return levels
 
 
 def _positional(name: str, value: Any) -> str:
@@ -137,13 +164,23 @@ def _dtype(name: str, value: Any) -> str | None:
     return dt
 
 
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside wavelearn.models (and the
+    dataclass ``__init__``), so a warning points at the user's line."""
+    here, frame, level = os.path.dirname(os.path.abspath(__file__)), sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename.startswith(here)
+                                 or frame.f_code.co_filename.startswith("<")):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "vocab_size": _int(1, optional=True),
     "hidden_dim": _int(1),
     "num_layers": _int(1),
     "max_sequence_length": _int(1),
     "wavelet": _wavelet,
-    "levels": _int(1),
+    "levels": _levels,
     "mixing_mode": _choice(MIXING_MODES),
     "num_classes": _int(1, optional=True),
     "use_positional_encoding": _bool,
@@ -153,7 +190,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "norm_eps": _float(0.0, 1.0, high_open=True, low_open=True),
     "output_type": _choice(OUTPUT_TYPES),
     "gradient_checkpointing": _bool,
-    "mode": _choice(MODES),
+    "mode": _mode,
     "pooling": _choice(POOLING_TYPES),
     "dtype": _dtype,
     "seed": _int(0),
@@ -190,6 +227,21 @@ class _ModelConfig:
         if self.output_type == "lm" and self.vocab_size is None:
             raise ConfigError(f"{self._qualified('vocab_size')} must be an int >= 1 with "
                               "output_type='lm' (the head predicts tokens); got None")
+        self._warn_deep_levels()
+
+    def _warn_deep_levels(self) -> None:
+        """Warn, as ``wavedec`` does, when ``levels`` is above ``dwt_max_level`` even
+        for the longest sequence: every coefficient then feels the boundary."""
+        max_level = dwt_max_level(self.max_sequence_length, self.wavelet)
+        if self.levels > max_level:
+            warnings.warn(
+                f"{self._qualified('levels')}={self.levels} is above dwt_max_level={max_level} "
+                f"for max_sequence_length={self.max_sequence_length} and {self.wavelet} (F="
+                f"{as_wavelet(self.wavelet).dec_len}): every coefficient is affected by the "
+                "boundary (wavedec warns in the same case)",
+                UserWarning,
+                stacklevel=_caller_stacklevel(),
+            )
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

@@ -14,8 +14,10 @@ Three models share one architecture (the API follows ``spectrans``'s
   (decimated DWT, any boundary mode), head chosen by ``output_type``.
 * :class:`WaveletEncoder`: the same without a token embedding or head; it maps
   ``inputs_embeds`` to hidden states.
-* :class:`WaveletDecoder`: ``Mix`` = :class:`~wavelearn.nn.mixing.CausalWaveletMixing`
-  (causal à trous bands), a language-model head, and :meth:`WaveletDecoder.generate`.
+* :class:`~wavelearn.models.decoder.WaveletDecoder` (:mod:`wavelearn.models.decoder`):
+  ``Mix`` = :class:`~wavelearn.nn.mixing.CausalWaveletMixing`
+  (causal à trous bands), a language-model head, and streaming generation
+  (:meth:`WaveletDecoder.step`, :meth:`WaveletDecoder.generate`; constant cost per token).
 
 **Contract.** ``out = model(input_ids)`` or ``model(inputs_embeds=x,
 attention_mask=m)`` runs the forward pass and caches what the backward pass
@@ -44,18 +46,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, backend_of, check_same_backend, to_numpy
+from wavelearn.backend import array_namespace, check_same_backend, to_numpy
 from wavelearn.models.config import (
-    WaveletDecoderConfig,
     WaveletEncoderConfig,
     WaveletTransformerConfig,
 )
 from wavelearn.models.heads import Pooling
-from wavelearn.models.sampling import check_generate_args as _check_generate_args
-from wavelearn.models.sampling import sample as _sample
 from wavelearn.nn.block import WaveletBlock
 from wavelearn.nn.layers import Dropout, Embedding, LayerNorm, Linear
-from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
+from wavelearn.nn.mixing import WaveletMixing
 from wavelearn.nn.module import Module, cast_to, numpy_dtype
 from wavelearn.nn.positional import make_positional_encoding
 
@@ -259,9 +258,13 @@ class WaveletModel(Module):
         w.r.t. ``inputs_embeds`` in its dtype, or None when the input was token ids.
         """
         if "out_shape" not in self.cache:
-            raise RuntimeError("backward() needs a forward() first")
+            raise RuntimeError(f"{type(self).__name__}.backward() needs a forward() first")
         ref = self.final_norm.weight.data
-        check_same_backend(dout, ref)
+        xp = check_same_backend(dout, ref).xp  # TypeError for another backend
+        if dout is None or not xp.isdtype(dout.dtype, "real floating"):
+            got = "None" if dout is None else f"dtype {dout.dtype}"
+            raise TypeError(f"dout must be a real floating-point array of the output's shape "
+                            f"{self.cache['out_shape']}, got {got}")
         if tuple(dout.shape) != self.cache["out_shape"]:
             raise ValueError(f"dout must have the output's shape {self.cache['out_shape']}, "
                              f"got {tuple(dout.shape)}")
@@ -305,10 +308,12 @@ class WaveletTransformer(WaveletModel):
         gradient_checkpointing: blocks recompute their forward during backward.
 
     Keyword-only extras:
-        mode: DWT boundary mode of the mixers, default 'periodization': a length-N
-            sequence gives exactly N coefficients in all, the transform is
-            orthogonal for orthogonal wavelets (its backward is its inverse, so
-            gradients keep their norm), and every level exists for every length.
+        mode: DWT boundary mode of the mixers, default 'periodization': every level
+            exists for every length; when :math:`2^J` divides N the N samples give
+            exactly N coefficients and the transform is orthogonal for orthogonal
+            wavelets (its backward is its inverse, so gradients keep their norm).
+            Other lengths are padded at each odd level, so the transform is then
+            neither (tutorial 05 measures it), though it still reconstructs exactly.
         pooling: 'mean' (over the real tokens, honouring ``attention_mask``) or
             'cls' (the first token); used by the classification/regression heads.
         dtype: parameter and activation dtype, None (= 'float32') or 'float64'
@@ -334,49 +339,3 @@ class WaveletEncoder(WaveletModel):
     """
 
     config_class = WaveletEncoderConfig
-
-
-class WaveletDecoder(WaveletModel):
-    """Causal wavelet language model: ``input_ids (B, N)`` -> next-token logits
-    ``(B, N, vocab_size)``, where the logits at position ``t`` depend on tokens
-    ``<= t`` only (:class:`~wavelearn.nn.mixing.CausalWaveletMixing` in every block;
-    everything else works token by token).
-
-    Arguments as :class:`WaveletTransformer` (``vocab_size`` required, ``levels``
-    defaults to 2; no ``mode`` / ``pooling``: the causal bands are undecimated and
-    have no boundary mode). Right-padded ``attention_mask`` rows are accepted; by
-    causality the padding cannot change the real positions.
-    """
-
-    config_class = WaveletDecoderConfig
-    causal = True
-
-    def _make_mixing(self) -> Module:
-        return CausalWaveletMixing(self.hidden_dim, self.wavelet, self.levels,
-                                   self.mixing_mode, dtype=self.dtype)
-
-    def generate(self, input_ids: Any, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, seed: int | None = None) -> Any:
-        r"""Sample ``max_new_tokens`` tokens after ``input_ids (B, N)``; returns ``(B, N + new)``.
-
-        Each step reruns the forward pass (eval mode) on the last
-        ``max_sequence_length`` tokens and samples from
-        :math:`\mathrm{softmax}(z / T)` of the last position's logits ``z``,
-        restricted to the ``top_k`` largest when given; ``temperature=0`` picks the
-        argmax. ``seed`` seeds the sampling Generator. The train/eval mode is
-        restored afterwards.
-        """
-        _check_generate_args(input_ids, max_new_tokens, temperature, top_k, self.vocab_size)
-        rng = np.random.default_rng(seed)
-        was_training = self.training
-        self.eval()
-        try:
-            xp, ids = array_namespace(input_ids), input_ids
-            for _ in range(max_new_tokens):
-                logits = self.forward(input_ids=ids[:, -self.max_sequence_length:])
-                z = to_numpy(logits[:, -1, :]).astype(np.float64)  # (B, V)
-                nxt = backend_of(ids).asarray(_sample(z, temperature, top_k, rng)[:, None])
-                ids = xp.concat([ids, xp.astype(nxt, ids.dtype)], axis=1)  # (B, n + 1)
-        finally:
-            self.train(was_training)
-        return ids

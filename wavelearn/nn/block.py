@@ -169,6 +169,26 @@ class WaveletBlock(Module):
                 m.cache = {}
         return dx
 
+    # -- streaming (inference) -----------------------------------------------------------
+
+    def init_state(self, batch_size: int) -> Any:
+        """The block's streaming state: its mixer's (everything else works token by
+        token and keeps nothing); needs a mixer with ``init_state``/``step``
+        (:class:`~wavelearn.nn.mixing.CausalWaveletMixing`)."""
+        if not hasattr(self.mixing, "step"):
+            raise TypeError(f"{type(self.mixing).__name__} cannot stream (it is not causal); "
+                            "only blocks of CausalWaveletMixing have a step")
+        return self.mixing.init_state(batch_size)
+
+    def step(self, x: Any, state: Any, positions: np.ndarray,
+             lengths: np.ndarray | None = None) -> Any:
+        """``y (B, n, D)`` at ``n`` new positions, as :meth:`forward` in eval mode (no
+        dropout, whatever ``self.training`` says): the same formulas, with the mixer
+        continuing from ``state`` (updated in place; see ``CausalWaveletMixing.step``)."""
+        h = x + self.mixing.step(self.ln1(x), state, positions, lengths)  # (B, n, D)
+        ffn = self.ffn
+        return h + ffn.fc2(ffn.act(ffn.fc1(self.ln2(h))))  # (B, n, D): FFN without dropout
+
     # -- dropout generator states (for checkpointing) ------------------------------------
 
     def _dropouts(self) -> list[Dropout]:

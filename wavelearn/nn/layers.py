@@ -58,11 +58,12 @@ class Linear(Module):
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., in)
-        y = xp.matmul(x, self.weight.data.T)  # (..., out)
+        x2 = xp.reshape(x, (-1, self.in_features))  # (M, in): one 2-D product for BLAS
+        y = xp.matmul(x2, self.weight.data.T)  # (M, out)
         if self.bias is not None:
-            y += self.bias.data  # (..., out), in place: no second (..., out) array
+            y += self.bias.data  # (M, out), in place: no second (M, out) array
         self.cache = {"x": x}
-        return y
+        return xp.reshape(y, (*x.shape[:-1], self.out_features))  # (..., out)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
@@ -73,7 +74,8 @@ class Linear(Module):
         self.weight.accumulate_grad(xp.matmul(dy2.T, x2))  # (out, in)
         if self.bias is not None:
             self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (out,)
-        return xp.matmul(dy, self.weight.data)  # (..., in)
+        dx = xp.matmul(dy2, self.weight.data)  # (M, in)
+        return xp.reshape(dx, tuple(x.shape))  # (..., in)
 
 
 class LayerNorm(Module):
@@ -106,25 +108,52 @@ class LayerNorm(Module):
     def forward(self, x: Any) -> Any:
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., D)
-        mean = xp.mean(x, axis=-1, keepdims=True)  # (..., 1)
-        xc = x - mean  # (..., D)
-        var = xp.mean(xc * xc, axis=-1, keepdims=True)  # (..., 1)
-        rstd = 1.0 / xp.sqrt(var + self.eps)  # (..., 1)
-        xhat = xc * rstd  # (..., D)
-        self.cache = {"xhat": xhat, "rstd": rstd}
-        return xhat * self.weight.data + self.bias.data  # (..., D)
+        x2 = xp.reshape(x, (-1, self.dim))  # (M, D)
+        blocks = elementwise_blocks(x2)  # rows in pieces that stay in cache (as GELU)
+        if len(blocks) == 1:
+            y, xhat, rstd = self._normalize(xp, x2)
+        else:
+            y, xhat = xp.empty_like(x2), xp.empty_like(x2)
+            rstd = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
+            for rows in blocks:
+                y[rows], xhat[rows], rstd[rows] = self._normalize(xp, x2[rows])
+        lead = tuple(x.shape[:-1])
+        self.cache = {"xhat": xp.reshape(xhat, (*lead, self.dim)),  # (..., D)
+                      "rstd": xp.reshape(rstd, (*lead, 1))}  # (..., 1)
+        return xp.reshape(y, tuple(x.shape))  # (..., D)
+
+    def _normalize(self, xp: Any, x: Any) -> tuple[Any, Any, Any]:
+        """``(y, xhat, rstd)`` of rows ``x`` ``(m, D)`` (the formulas above)."""
+        mean = xp.mean(x, axis=-1, keepdims=True)  # (m, 1)
+        xc = x - mean  # (m, D)
+        var = xp.mean(xc * xc, axis=-1, keepdims=True)  # (m, 1)
+        rstd = 1.0 / xp.sqrt(var + self.eps)  # (m, 1)
+        xhat = xc * rstd  # (m, D)
+        return xhat * self.weight.data + self.bias.data, xhat, rstd
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (..., D)
-        xhat, rstd = self.cache["xhat"], self.cache["rstd"]
+        xhat = xp.reshape(self.cache["xhat"], (-1, self.dim))  # (M, D)
+        rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
-        self.weight.accumulate_grad(xp.sum(dy2 * xp.reshape(xhat, (-1, self.dim)), axis=0))
+        self.weight.accumulate_grad(xp.sum(dy2 * xhat, axis=0))  # (D,)
         self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
-        g = dy * self.weight.data  # (..., D)
-        g_mean = xp.mean(g, axis=-1, keepdims=True)  # (..., 1)
-        gx_mean = xp.mean(g * xhat, axis=-1, keepdims=True)  # (..., 1)
-        return rstd * (g - g_mean - xhat * gx_mean)  # (..., D)
+        blocks = elementwise_blocks(dy2)
+        if len(blocks) == 1:
+            dx = self._input_grad(xp, dy2, xhat, rstd)
+        else:
+            dx = xp.empty_like(dy2)
+            for rows in blocks:
+                dx[rows] = self._input_grad(xp, dy2[rows], xhat[rows], rstd[rows])
+        return xp.reshape(dx, tuple(dy.shape))  # (..., D)
+
+    def _input_grad(self, xp: Any, dy: Any, xhat: Any, rstd: Any) -> Any:
+        r""":math:`r(g - \bar g - \hat x\,\overline{g \hat x})` for rows ``(m, D)``."""
+        g = dy * self.weight.data  # (m, D)
+        g_mean = xp.mean(g, axis=-1, keepdims=True)  # (m, 1)
+        gx_mean = xp.mean(g * xhat, axis=-1, keepdims=True)  # (m, 1)
+        return rstd * (g - g_mean - xhat * gx_mean)  # (m, D)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -135,48 +164,95 @@ class GELU(Module):
     r"""GELU, **tanh approximation** (as ``torch.nn.GELU(approximate='tanh')``, GPT-2).
 
     .. math::
-        y = \tfrac12 x\,(1 + \tanh u), \quad u = c\,(x + a x^3), \quad
+        y = x\,p, \quad p = \tfrac12(1 + \tanh u), \quad u = c\,(x + a x^3), \quad
         c = \sqrt{2/\pi},\ a = 0.044715,
 
     .. math::
-        \frac{dy}{dx} = \tfrac12(1 + \tanh u) + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3 a x^2).
+        \frac{dy}{dx} = p + \tfrac12 x\,(1 - \tanh^2 u)\,c\,(1 + 3 a x^2)
+                      = p + p\,(1 - p)\,q, \qquad q = 2 c\, x\, (1 + 3 a x^2),
 
-    No parameters; the output keeps the input dtype.
+    using :math:`1 - \tanh^2 u = 4 p (1 - p)`. No parameters; the output keeps
+    the input dtype.
+
+    Cost: a few elementwise passes, each of which reads and writes memory, so
+    both passes run block by block over the rows (:func:`elementwise_blocks`):
+    the temporaries of a block stay in the CPU cache, and the only full-size
+    array is the result. ``tanh u`` is recomputed in backward rather than
+    kept (one activation less to store per token). A backend with fused
+    kernels of its own (``Backend.gelu``: torch's) runs those instead.
     """
 
     def forward(self, x: Any) -> Any:
-        y = _gelu_tanh(x) + 1.0  # (...) 1 + tanh(u); a new array (autograd keeps tanh's)
-        y *= x
-        y *= 0.5  # (...) y = x (1 + tanh u) / 2
-        self.cache = {"x": x}  # tanh(u) is recomputed in backward: one array less to keep
-        return y
+        self.cache = {"x": x}
+        fused = backend_of(x).gelu  # the backend's own kernel (torch), else the formula
+        if fused is not None:
+            return fused.forward(x)
+        xp = array_namespace(x)
+        x2 = xp.reshape(x, (-1, x.shape[-1]))  # (M, H)
+        blocks = elementwise_blocks(x2)
+        y = xp.empty_like(x2) if len(blocks) > 1 else None
+        for rows in blocks:
+            xb = x2[rows]  # (m, H)
+            p = _gelu_p(xp, xb)
+            p *= xb  # y = x p
+            if y is None:
+                y = p
+            else:
+                y[rows] = p
+        return xp.reshape(y, tuple(x.shape))  # (...)
 
     def backward(self, dy: Any) -> Any:
         x = self.cache["x"]
-        t = _gelu_tanh(x)  # (...) tanh(u)
-        s = x * x  # (...) the in-place steps below keep the temporaries to three
-        s *= 3.0 * _GELU_A
-        s += 1.0
-        s *= (0.5 * _GELU_C) * x  # (...) x/2 * du/dx
-        tt = t * t
-        tt *= -1.0
-        tt += 1.0  # (...) 1 - tanh^2 u
-        s *= tt
-        t += 1.0
-        t *= 0.5  # (...) (1 + tanh u) / 2
-        s += t  # (...) dy/dx
-        s *= dy
-        return s  # (...)
+        backend_of(dy)  # TypeError for None or a list
+        fused = backend_of(x).gelu
+        if fused is not None:
+            return fused.backward(dy, x)
+        xp = array_namespace(dy)
+        x2, dy2 = xp.reshape(x, (-1, x.shape[-1])), xp.reshape(dy, (-1, x.shape[-1]))  # (M, H)
+        blocks = elementwise_blocks(x2)
+        dx = xp.empty_like(x2) if len(blocks) > 1 else None
+        for rows in blocks:
+            xb = x2[rows]  # (m, H)
+            p = _gelu_p(xp, xb)
+            q = xb * xb
+            q *= 6.0 * _GELU_A * _GELU_C
+            q += 2.0 * _GELU_C
+            q *= xb  # q = 2c x (1 + 3a x^2)
+            q *= p  # p q
+            g = q * p
+            g = q - g  # p (1 - p) q
+            g += p  # dy/dx
+            g *= dy2[rows]
+            if dx is None:
+                dx = g
+            else:
+                dx[rows] = g
+        return xp.reshape(dx, tuple(x.shape))  # (...)
 
 
-def _gelu_tanh(x: Any) -> Any:
-    r""":math:`\tanh u` with :math:`u = c\,x\,(1 + a x^2)`, as a fresh array."""
+def _gelu_p(xp: Any, x: Any) -> Any:
+    r""":math:`p = \tfrac12(1 + \tanh u)`, :math:`u = x\,(c + c a x^2)`, as a fresh array."""
     u = x * x
-    u *= _GELU_A
-    u += 1.0
+    u *= _GELU_C * _GELU_A
+    u += _GELU_C
     u *= x
-    u *= _GELU_C
-    return array_namespace(x).tanh(u)
+    p = xp.tanh(u) + 1.0  # a new array: autograd (torch) keeps tanh's output
+    p *= 0.5
+    return p
+
+
+ELEMENTWISE_BLOCK = 1 << 17  # elements per block of an elementwise chain (512 KiB float32)
+
+
+def elementwise_blocks(x2: Any) -> list[slice]:
+    """Row slices of a 2-D NumPy array, about :data:`ELEMENTWISE_BLOCK` elements each,
+    so that a chain of elementwise operations on one block stays in the CPU cache.
+    Other backends get one slice (a GPU wants one big kernel, not many small ones)."""
+    if not isinstance(x2, np.ndarray):
+        return [slice(None)]
+    m, h = x2.shape
+    step = max(1, ELEMENTWISE_BLOCK // max(h, 1))
+    return [slice(i, min(i + step, m)) for i in range(0, m, step)] or [slice(None)]
 
 
 class Dropout(Module):
@@ -200,15 +276,36 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.cache = {"mask": None}
             return x
-        keep = self.rng.random(tuple(x.shape)) >= self.p  # (...) numpy bool
+        keep = backend_of(x).asarray(self._keep(tuple(x.shape)))  # (...) bool, x's backend
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        mask = cast_to(backend_of(x).asarray(keep * scale), x.dtype)  # (...) on x's backend
-        self.cache = {"mask": mask}
-        return x * mask
+        self.cache = {"mask": keep, "scale": scale}  # a bool mask: 1 byte per element
+        y = x * keep  # (...)
+        y *= scale  # (...) x m / (1 - p)
+        return y
 
     def backward(self, dy: Any) -> Any:
-        mask = self.cache["mask"]
-        return dy if mask is None else dy * mask
+        keep = self.cache["mask"]
+        backend_of(dy)  # TypeError for None or a list
+        if keep is None:
+            return dy
+        dx = dy * keep  # (...)
+        dx *= self.cache["scale"]
+        return dx
+
+    def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
+        r"""Which elements survive: :math:`u \ge p` for :math:`u \sim U[0, 1)` (float64
+        draws, as ever: the same masks as earlier versions for the same generator
+        state, so old checkpoints resume the same way). Drawn in pieces into one
+        small buffer, which stays in cache, instead of one array of doubles."""
+        if self.p >= 1.0:
+            return np.zeros(shape, dtype=bool)
+        n, step = math.prod(shape), 1 << 15
+        keep, u = np.empty(n, dtype=bool), np.empty(min(n, step))
+        for start in range(0, n, step):
+            m = min(step, n - start)
+            self.rng.random(out=u[:m])  # the same numbers as one rng.random(n)
+            np.greater_equal(u[:m], self.p, out=keep[start : start + m])
+        return keep.reshape(shape)
 
 
 def scatter_add_rows(xp: Any, target: Any, idx: Any, values: Any) -> Any:

@@ -16,10 +16,12 @@ hand-written backward pass.
 - :class:`WaveletMixing` (encoders): :math:`\mathcal{A}` = ``wavedec`` and
   :math:`\mathcal{S}` = ``waverec`` along the sequence (decimated DWT,
   :math:`n_k \approx N / 2^{\ell_k}`). Default boundary mode
-  ``'periodization'``: exactly :math:`N` coefficients in all, the transform is
-  orthogonal for orthogonal wavelets (its backward is its inverse, gradients
-  keep their norm) and every level exists for every length. Any of the nine
-  modes can be chosen.
+  ``'periodization'``: every level exists for every length, and when
+  :math:`2^J` divides :math:`N` there are exactly :math:`N` coefficients in all
+  and the transform is orthogonal for orthogonal wavelets (its backward is its
+  inverse, gradients keep their norm); other lengths are padded at odd levels,
+  which breaks both (the reconstruction stays exact). Any of the nine modes
+  can be chosen.
 - :class:`CausalWaveletMixing` (decoders): the causal undecimated *à trous*
   transform, see :func:`causal_analysis`; every band has length :math:`N`.
 
@@ -49,7 +51,9 @@ from wavelearn.dwt import transforms as tr
 from wavelearn.dwt.causal import (
     causal_analysis,
     causal_analysis_adjoint,
+    causal_analysis_step,
     causal_lowpass,
+    init_history,
 )
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
@@ -220,7 +224,7 @@ class WaveletMixing(_MixingBase):
             return kernels.mixing_forward(x, self.weight.data, self.wavelet, self.levels)
         a, details = x, []
         for _ in range(self.levels):
-            a, d = tr._dwt3(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
+            a, d = tr.analysis_level(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
             details.append(d)
         bands = [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1]
         repeats = [2**self.levels] + [2**j for j in range(self.levels, 0, -1)]
@@ -230,7 +234,8 @@ class WaveletMixing(_MixingBase):
     def _synthesis(self, xp: Any, bands: list, n: int) -> Any:
         a = bands[0]
         for j, d in enumerate(bands[1:], start=1):
-            a = tr._idwt3(xp, tr._fit_approx(a, d, j, self.levels), d, self.wavelet, self.mode)
+            a = tr.fit_approx(a, d, j, self.levels)  # (B, n_j, D)
+            a = tr.synthesis_level(xp, a, d, self.wavelet, self.mode)
         return a[:, :n, :]  # (B, N, D): waverec(..., length=N)
 
     def backward(self, dy: Any) -> Any:
@@ -271,6 +276,33 @@ class CausalWaveletMixing(_MixingBase):
         repeats = [1] * len(bands)
         self.cache = {"bands": bands, "repeats": repeats}
         return sum(self._mix(xp, bands, repeats))  # (B, N, D)
+
+    # -- streaming: the same map, one chunk of new positions at a time ------------------
+
+    def init_state(self, batch_size: int) -> list:
+        r"""The empty streaming state of ``batch_size`` sequences: one ring buffer
+        ``(B, R_j, D)`` of past :math:`a_{j-1}` per level,
+        :math:`R_j = (F-1)\,2^{j-1}` (:func:`~wavelearn.dwt.causal.history_lengths`).
+        In all :math:`B\,D\,(F-1)(2^J-1)` numbers, whatever the context length."""
+        w = self.weight.data
+        device = None if isinstance(w, np.ndarray) else w.device
+        return init_history(array_namespace(w), batch_size, self.hidden_dim, self.lowpass,
+                            self.levels, w.dtype, device)
+
+    def step(self, u: Any, state: list, positions: np.ndarray,
+             lengths: np.ndarray | None = None) -> Any:
+        """The outputs at ``n`` new positions, ``u (B, n, D) -> (B, n, D)``: equal to
+        :meth:`forward` of the whole sequence at those positions.
+
+        ``state``: from :meth:`init_state`, after ``positions[b]`` tokens of row
+        ``b``; updated in place (see :func:`~wavelearn.dwt.causal.causal_analysis_step`,
+        ``lengths``: real new tokens per right-padded row). Keeps no cache: there
+        is no backward through a step.
+        """
+        xp = array_namespace(u, self.weight.data)
+        u = cast_to(u, self.weight.dtype)  # (B, n, D)
+        bands = causal_analysis_step(xp, u, state, positions, self.lowpass, lengths)
+        return sum(self._mix(xp, bands, [1] * len(bands)))  # (B, n, D)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)

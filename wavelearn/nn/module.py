@@ -93,8 +93,10 @@ def cast_to(x: Any, dtype: Any) -> Any:
     """``x`` converted to ``dtype`` when it differs (no copy otherwise).
 
     Layers call this on their inputs so a float64 input never silently promotes
-    a float32 layer (and its output) to float64.
+    a float32 layer (and its output) to float64. ``x`` must be an array (a
+    TypeError names what it got: ``layer.backward(None)`` ends here).
     """
+    backend_of(x)  # TypeError for None, lists, ...
     if x.dtype == dtype:
         return x
     return array_namespace(x).astype(x, dtype)
@@ -107,17 +109,45 @@ class LoadResult(NamedTuple):
     unexpected_keys: list[str]
 
 
+class Cache(dict):
+    """A layer's forward cache. Reading an entry that no forward stored means
+    ``backward`` ran before (or without) ``forward``: a RuntimeError says so,
+    instead of a bare KeyError from inside the layer."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: str, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def __missing__(self, key: str) -> Any:
+        raise RuntimeError(f"{self.owner}.backward() needs a forward() first (its cache has "
+                           f"no {key!r}: no forward ran since the layer was built or reset)")
+
+    def __reduce__(self) -> tuple:
+        return Cache, (self.owner, dict(self))
+
+
 class Module:
     """Base class of layers and models.
 
     Subclasses assign ``Parameter`` objects, child ``Module`` objects and
     lists/tuples of modules as attributes in ``__init__`` and define
     ``forward`` and ``backward``. Attribute order gives the parameter order.
+    ``self.cache`` is a :class:`Cache` (whatever dict is assigned to it).
     """
 
     def __init__(self) -> None:
         self.training = True
-        self.cache: dict[str, Any] = {}
+        self.cache = {}
+
+    @property
+    def cache(self) -> Cache:
+        return self._cache
+
+    @cache.setter
+    def cache(self, value: dict[str, Any]) -> None:
+        self._cache = value if isinstance(value, Cache) else Cache(type(self).__name__, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -215,6 +245,7 @@ class Module:
                 and every shape mismatch as ``key: expected (..), got (..)``.
                 Nothing is loaded when it raises.
         """
+        _check_state(state, type(self).__name__)
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
@@ -230,6 +261,22 @@ class Module:
         for key in common:
             params[key].data = move_like(state[key], params[key].data)
         return LoadResult(missing, unexpected)
+
+
+def _check_state(state: Any, owner: str) -> None:
+    """A state dict is a mapping ``{name: array}``; TypeError naming the entry otherwise."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"load_state_dict of {owner}: state must be a mapping of parameter "
+                        f"name -> array (as state_dict() returns), got {type(state).__name__}")
+    for key, value in state.items():
+        try:
+            xp = backend_of(value).xp
+        except TypeError:
+            raise TypeError(f"load_state_dict of {owner}: state[{key!r}] must be an array "
+                            f"(numpy, cupy or torch), got {type(value).__name__}") from None
+        if not xp.isdtype(value.dtype, ("bool", "integral", "real floating")):
+            raise TypeError(f"load_state_dict of {owner}: state[{key!r}] must hold real "
+                            f"numbers, got dtype {value.dtype}")
 
 
 def move_like(value: Any, like: Any) -> Any:

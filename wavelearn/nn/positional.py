@@ -20,6 +20,14 @@ and ``backward(dy) -> dx``; positions count from 0 at the first token, and
 ``N`` may not exceed ``max_len``. Tables are built with numpy in float64 and
 moved to the active backend in the model dtype when the layer is created.
 
+**Streaming** (:meth:`~wavelearn.models.WaveletDecoder.step`) encodes tokens at
+given positions, ``at_positions(x (B, n, D), positions (B, n))``. Past the
+table (``position >= max_len``): the sinusoidal and rotary encodings are
+formulas of ``t``, so their entries are computed on the fly and generation
+goes on (``extrapolates = True``; the model never saw those positions in
+training, so quality may drop). A learned table has no row there: it raises
+a ValueError (``extrapolates = False``). No encoding ever shifts positions.
+
 Why no ALiBi: ALiBi adds a distance penalty :math:`-m\,|t - s|` to the
 *attention scores* between tokens ``t`` and ``s``. A wavelet transformer has
 no attention scores (the wavelet mixer replaces attention), so there is
@@ -32,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, check_same_backend, get_backend
+from wavelearn.backend import array_namespace, backend_of, check_same_backend, get_backend
 from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter, numpy_dtype
 
 POSITIONAL_ENCODING_TYPES = ("sinusoidal", "learned", "rotary", "none")
@@ -62,23 +70,33 @@ def _frequencies(dim: int) -> np.ndarray:
     return np.power(10000.0, -np.arange(0, dim, 2, dtype=np.float64) / dim)
 
 
-def _angles(max_len: int, dim: int) -> np.ndarray:
-    r"""The angle table :math:`\theta[t, i] = t\,\omega_i`, ``(max_len, ceil(D/2))``."""
-    return np.arange(max_len, dtype=np.float64)[:, None] * _frequencies(dim)[None, :]
+def _angles(positions: np.ndarray, dim: int) -> np.ndarray:
+    r"""The angles :math:`\theta[t, i] = t\,\omega_i` of integer ``positions (...)``:
+    ``(..., ceil(D/2))`` float64."""
+    return np.asarray(positions, dtype=np.float64)[..., None] * _frequencies(dim)
+
+
+def sinusoidal_rows(positions: np.ndarray, dim: int) -> np.ndarray:
+    r"""The sinusoidal encoding of any integer ``positions (...)``: :math:`P[t, 2i] =
+    \sin\theta_{t,i}`, :math:`P[t, 2i+1] = \cos\theta_{t,i}` (for odd ``D`` the last
+    column is a sine). ``(..., D)`` float64."""
+    theta = _angles(positions, dim)  # (..., ceil(D/2))
+    rows = np.zeros((*theta.shape[:-1], dim))
+    rows[..., 0::2] = np.sin(theta)
+    rows[..., 1::2] = np.cos(theta[..., : dim // 2])
+    return rows
 
 
 def sinusoidal_table(max_len: int, dim: int) -> np.ndarray:
-    r"""The standard table: :math:`P[t, 2i] = \sin\theta_{t,i}`, :math:`P[t, 2i+1] =
-    \cos\theta_{t,i}` (for odd ``D`` the last column is a sine). ``(max_len, D)`` float64."""
-    theta = _angles(max_len, dim)  # (T, ceil(D/2))
-    table = np.zeros((max_len, dim))
-    table[:, 0::2] = np.sin(theta)
-    table[:, 1::2] = np.cos(theta[:, : dim // 2])
-    return table
+    """The standard table, the rows of positions ``0 .. max_len - 1``: ``(max_len, D)``."""
+    return sinusoidal_rows(np.arange(max_len), dim)
 
 
 class _PositionalBase(Module):
     """Length checks shared by the encodings."""
+
+    extrapolates = True
+    """Whether :meth:`at_positions` accepts positions ``>= max_len`` (module docstring)."""
 
     def __init__(self, max_len: int, dim: int) -> None:
         super().__init__()
@@ -97,12 +115,37 @@ class _PositionalBase(Module):
                              f"max_len {self.max_len} of the table")
         return n
 
+    def _check_positions(self, x: Any, positions: np.ndarray) -> np.ndarray:
+        """``positions (B, n)`` as int64, checked against ``x (B, n, D)``."""
+        positions = np.asarray(positions)
+        if x.ndim != 3 or x.shape[-1] != self.dim or tuple(x.shape[:2]) != positions.shape:
+            raise ValueError(f"{type(self).__name__}: expected x (B, n, {self.dim}) and "
+                             f"positions (B, n), got {tuple(x.shape)} and {positions.shape}")
+        if positions.size and positions.min() < 0:
+            raise ValueError(f"{type(self).__name__}: positions must be >= 0, "
+                             f"got {int(positions.min())}")
+        return positions.astype(np.int64)
+
+    def _table_rows(self, table: Any, positions: np.ndarray, formula: Any) -> Any:
+        """``table[positions]`` inside the table; past it, the whole chunk from ``formula``
+        (the float64 function the table was built with), in the table's dtype."""
+        if positions.size == 0 or positions.max() < self.max_len:
+            idx = positions if isinstance(table, np.ndarray) else backend_of(table).asarray(
+                positions)
+            return table[idx]  # (B, n, ...)
+        return cast_to(backend_of(table).asarray(formula(positions)), table.dtype)
+
 
 class NoPositionalEncoding(_PositionalBase):
     """The identity: ``y = x``, ``dx = dy`` (``'none'``)."""
 
     def forward(self, x: Any) -> Any:
         self._check(x)
+        return x
+
+    def at_positions(self, x: Any, positions: np.ndarray) -> Any:
+        """Streaming: the identity, at any position."""
+        self._check_positions(x, positions)
         return x
 
     def backward(self, dy: Any) -> Any:
@@ -126,6 +169,15 @@ class SinusoidalPositionalEncoding(_PositionalBase):
         check_same_backend(x, self.table)
         return cast_to(x, self.table.dtype) + self.table[:n]  # (B, N, D)
 
+    def at_positions(self, x: Any, positions: np.ndarray) -> Any:
+        """Streaming: ``x[b, k] + P[positions[b, k]]``; rows past the table are
+        computed on the fly (:func:`sinusoidal_rows`), so any position works."""
+        positions = self._check_positions(x, positions)
+        check_same_backend(x, self.table)
+        rows = self._table_rows(self.table, positions,
+                                lambda p: sinusoidal_rows(p, self.dim))  # (B, n, D)
+        return cast_to(x, self.table.dtype) + rows
+
     def backward(self, dy: Any) -> Any:
         return dy
 
@@ -148,6 +200,28 @@ class LearnedPositionalEncoding(_PositionalBase):
         check_same_backend(x, self.weight.data)
         self.cache = {"n": n}
         return cast_to(x, self.weight.dtype) + self.weight.data[:n]  # (B, N, D)
+
+    extrapolates = False
+
+    def at_positions(self, x: Any, positions: np.ndarray) -> Any:
+        """Streaming: ``x[b, k] + W[positions[b, k]]`` (no cache: inference only).
+
+        Raises:
+            ValueError: a position ``>= max_len``: the table has no row for it.
+                It is never wrapped or shifted; generate at most ``max_len``
+                tokens per sequence, or use a sinusoidal / rotary encoding.
+        """
+        positions = self._check_positions(x, positions)
+        check_same_backend(x, self.weight.data)
+        if positions.size and positions.max() >= self.max_len:
+            raise ValueError(
+                f"learned positional encoding: position {int(positions.max())} does not "
+                f"exist, the table has max_sequence_length = {self.max_len} rows (positions "
+                f"0..{self.max_len - 1}); a sequence of a model with learned positions cannot "
+                f"grow past {self.max_len} tokens (positions are never shifted); use "
+                f"'sinusoidal' or 'rotary' encodings to generate further")
+        rows = self._table_rows(self.weight.data, positions, None)  # (B, n, D)
+        return cast_to(x, self.weight.dtype) + rows
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
@@ -182,28 +256,36 @@ class RotaryPositionalEncoding(_PositionalBase):
             raise ValueError(f"rotary positional encoding rotates channel pairs (2i, 2i+1), "
                              f"so hidden_dim must be even; got {dim}")
         super().__init__(max_len, dim)
-        theta = _angles(max_len, dim)  # (T, D/2)
+        theta = _angles(np.arange(max_len), dim)  # (T, D/2)
         backend, dt = get_backend(), numpy_dtype(dtype)
         self.cos = backend.asarray(np.cos(theta), dtype=dt)  # (T, D/2)
         self.sin = backend.asarray(np.sin(theta), dtype=dt)  # (T, D/2)
 
-    def _rotate(self, x: Any, sign: float) -> Any:
-        """Rotate every pair by ``sign * theta``: ``sign=+1`` forward, ``-1`` backward."""
+    def _rotate(self, x: Any, cos: Any, sin: Any) -> Any:
+        """Rotate each pair of ``x (B, N, D)`` by the angles of ``cos, sin`` ``(N or B N, D/2)``."""
         xp = array_namespace(x, self.cos)
-        n = x.shape[1]
-        cos, sin = self.cos[:n], sign * self.sin[:n]  # (N, D/2)
         even, odd = x[..., 0::2], x[..., 1::2]  # (B, N, D/2) each
         y_even = even * cos - odd * sin  # (B, N, D/2)
         y_odd = even * sin + odd * cos  # (B, N, D/2)
         return xp.reshape(xp.stack([y_even, y_odd], axis=-1), tuple(x.shape))  # (B, N, D)
 
     def forward(self, x: Any) -> Any:
-        self._check(x)
+        n = self._check(x)
         check_same_backend(x, self.cos)
-        return self._rotate(cast_to(x, self.cos.dtype), 1.0)
+        return self._rotate(cast_to(x, self.cos.dtype), self.cos[:n], self.sin[:n])
+
+    def at_positions(self, x: Any, positions: np.ndarray) -> Any:
+        """Streaming: rotate token ``(b, k)`` by the angles of ``positions[b, k]``;
+        past the table the angles are computed on the fly, so any position works."""
+        positions = self._check_positions(x, positions)
+        check_same_backend(x, self.cos)
+        cos = self._table_rows(self.cos, positions, lambda p: np.cos(_angles(p, self.dim)))
+        sin = self._table_rows(self.sin, positions, lambda p: np.sin(_angles(p, self.dim)))
+        return self._rotate(cast_to(x, self.cos.dtype), cos, sin)  # (B, n, D)
 
     def backward(self, dy: Any) -> Any:
-        return self._rotate(cast_to(dy, self.cos.dtype), -1.0)
+        n = dy.shape[1]
+        return self._rotate(cast_to(dy, self.cos.dtype), self.cos[:n], -self.sin[:n])
 
 
 def make_positional_encoding(

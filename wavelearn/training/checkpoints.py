@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from wavelearn import __version__
+from wavelearn.backend import load_backend
 from wavelearn.nn import serialization
 from wavelearn.nn.module import Module
 from wavelearn.training.tasks import TASK_MODEL_OPTIONS, get_task
@@ -211,6 +212,8 @@ def restore_run(cls: type[T], path: str | os.PathLike, backend: str | None = Non
     from wavelearn.training.config import TrainConfig
 
     arrays, meta = read_checkpoint(path)
+    if backend is not None:
+        load_backend(backend)  # a bad backend is the caller's error, not the checkpoint's
     try:
         config = TrainConfig.from_dict(meta["train_config"])
         data = get_task(config.task).data_for(config, meta["tokenizer"], load_train)

@@ -30,7 +30,7 @@ from typing import Any
 
 from wavelearn.models.config import ConfigError
 from wavelearn.training.datasets import DEFAULT_VOCAB_SIZE
-from wavelearn.training.preprocessing import IMAGE_LAYOUTS
+from wavelearn.training.preprocessing import check_image_layout
 from wavelearn.training.tasks import TASK_MODEL_OPTIONS, Task, get_task
 
 DEFAULT_TASK = "forda"
@@ -73,12 +73,6 @@ def number(low: float, high: float = math.inf, low_open: bool = False, high_open
     return check
 
 
-def choice(*allowed: Any) -> Check:
-    """One of ``allowed``."""
-    return lambda v: None if v in allowed and not isinstance(v, list | dict) \
-        else f"must be one of {', '.join(map(repr, allowed))}, got {v!r}"
-
-
 def boolean(v: Any) -> str | None:
     """True or False."""
     return None if isinstance(v, bool) else f"must be true or false, got {v!r}"
@@ -109,7 +103,7 @@ FIELD_CHECKS: dict[str, Check] = {
     "seed": integer(0),
     "max_seq_len": integer(1, optional=True),
     "patch_size": integer(1),
-    "image_layout": choice(*IMAGE_LAYOUTS),
+    "image_layout": check_image_layout,
     "vocab_size": integer(3),  # <pad>, <unk> and at least one word
     "limit_train": integer(1, optional=True),
     "limit_test": integer(1, optional=True),

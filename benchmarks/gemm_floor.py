@@ -1,0 +1,245 @@
+"""Benchmark: wavelearn steps against their GEMM floor, and the torch CPU backend.
+
+The *GEMM floor* of a step is the time of the same matrix products done as
+plain 2-D ``numpy.matmul`` calls on arrays of the same shapes and dtype, in
+the same process: for every ``Linear`` with ``M`` rows, the forward product
+``(M, in) @ (in, out)`` and, for a training step, the two backward ones
+``(out, M) @ (M, in)`` and ``(M, out) @ (out, in)``. The shapes are read off
+the model after a warm-up step, so the floor counts exactly the products the
+step does. A ratio step / floor of 1 would mean everything else (wavelet
+mixing, LayerNorm, GELU, dropout, the optimizer, Python) is free.
+
+Cases (float32, training mode, the issue's targets in brackets):
+
+* ``model``   WaveletTransformer(vocab 1000, D 256, 4 layers, db4 x3), batch 8 x 256,
+  forward + loss + backward [<= 1.5x];
+* ``default`` the model of ``wavelearn train`` without arguments (FordA: batch
+  32 x 100 patches through Linear(5, 64), D 64, 2 layers), one Trainer step
+  with clipping and AdamW [<= 2x];
+* ``seed``    the spectrans example, WaveletTransformer(vocab 30000, D 768, 12
+  layers, db4 x3, 10 classes) forward on batch 32 x 512 [<= 1.3x];
+  ``--quick`` runs 2 of the 12 layers, and smaller shapes for all cases.
+
+For ``model`` and ``default`` the same step also runs on the torch backend
+(CPU), and the table prints numpy / torch. Each function is run once to warm
+up, then the functions of a case take turns ``--repeat`` times and the table
+shows the minimum (wall clock and process CPU time). Nothing is asserted.
+
+Run::
+
+    python benchmarks/gemm_floor.py            # all cases (the seed case takes minutes)
+    python benchmarks/gemm_floor.py --quick    # smoke run (seconds)
+    python benchmarks/gemm_floor.py --cases model,default --repeat 5
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 WAVELEARN_NUM_THREADS=1 \
+        python benchmarks/gemm_floor.py       # one thread everywhere: steadier on a busy machine
+
+On a machine whose cores other processes use, multi-threaded BLAS can stall
+(a thread waits for one that is not running): compare the CPU-time ratio,
+or run on one thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import wavelearn  # noqa: E402
+from wavelearn.backend import use_backend  # noqa: E402
+from wavelearn.models import WaveletTransformer  # noqa: E402
+from wavelearn.nn import CrossEntropyLoss, Linear  # noqa: E402
+
+CASES = ("model", "default", "seed")
+TARGETS = {"model": 1.5, "default": 2.0, "seed": 1.3}
+
+
+# ---------------------------------------------------------------------------
+# The GEMM floor
+# ---------------------------------------------------------------------------
+
+
+def gemm_shapes(modules: list, backward: bool) -> list[tuple[int, int, int]]:
+    """``(m, k, n)`` of every product the ``Linear`` layers of ``modules`` did in the
+    last step: ``(m, k) @ (k, n)``. Call after a step (the caches hold the inputs)."""
+    shapes = []
+    for root in modules:
+        for layer in root.modules():
+            if not isinstance(layer, Linear) or "x" not in layer.cache:
+                continue
+            rows = math.prod(layer.cache["x"].shape[:-1])
+            i, o = layer.in_features, layer.out_features
+            shapes.append((rows, i, o))  # x W^T
+            if backward:
+                shapes += [(o, rows, i), (rows, o, i)]  # dW = dy^T x, dx = dy W
+    return shapes
+
+
+def gemm_floor(shapes: list[tuple[int, int, int]], dtype: Any = np.float32) -> Callable[[], None]:
+    """A function doing the products ``shapes`` as plain 2-D ``numpy.matmul`` calls."""
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((k, n)).astype(dtype))
+             for m, k, n in shapes]
+
+    def run() -> None:
+        for a, b in pairs:
+            np.matmul(a, b)
+
+    return run
+
+
+def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple]:
+    """``name -> (wall s, cpu s)``: minima over ``repeat`` interleaved rounds after a warm-up."""
+    for f in funcs.values():
+        f()
+    best = {name: [math.inf, math.inf] for name in funcs}
+    for _ in range(repeat):
+        for name, f in funcs.items():
+            c0, t0 = time.process_time(), time.perf_counter()
+            f()
+            best[name][0] = min(best[name][0], time.perf_counter() - t0)
+            best[name][1] = min(best[name][1], time.process_time() - c0)
+    return {k: tuple(v) for k, v in best.items()}
+
+
+# ---------------------------------------------------------------------------
+# The cases: a step function and the modules whose products it does
+# ---------------------------------------------------------------------------
+
+
+def model_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
+    """The benchmarks/model.py configuration: batch 8 x 256, forward + loss + backward."""
+    batch, n = (2, 64) if quick else (8, 256)
+    rng = np.random.default_rng(0)
+    ids, labels = rng.integers(0, 1000, (batch, n)), rng.integers(0, 10, (batch,))
+    with use_backend(backend):
+        model = WaveletTransformer(vocab_size=1000, hidden_dim=256, num_layers=4, wavelet="db4",
+                                   levels=3, num_classes=10, max_sequence_length=4096,
+                                   dropout=0.0, seed=0).train()
+        ids, labels = wavelearn.asarray(ids), wavelearn.asarray(labels)
+    loss = CrossEntropyLoss()
+
+    def step() -> None:
+        for p in model.parameters():
+            p.grad = None
+        loss.forward(model(ids), labels)
+        model.backward(loss.backward())
+
+    return step, [model]
+
+
+def default_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
+    """One ``Trainer.train_step`` of the ``wavelearn train`` default (FordA-shaped data)."""
+    from wavelearn.training.config import TrainConfig
+    from wavelearn.training.tasks import TASK_DEFAULTS, TaskData
+    from wavelearn.training.trainer import Trainer
+
+    forda = TASK_DEFAULTS["forda"]
+    batch, length, features = forda["training"]["batch_size"], 100, 5
+    if quick:
+        batch = 4
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4 * batch, length, features)).astype(np.float32)
+    y = rng.integers(0, 2, size=4 * batch)
+    data = TaskData(name="forda", kind="classification", input_type="signal", seq_len=length,
+                    train_x=x, test_x=x[:batch], train_y=y, test_y=y[:batch], num_classes=2,
+                    in_features=features)
+    config = TrainConfig(task="forda", batch_size=batch, steps=10**6, lr=forda["training"]["lr"],
+                         compute_baselines=False)
+    trainer = Trainer(config, forda["model"], data, backend)
+    batches = [trainer.next_batch() for _ in range(4)]
+    state = {"i": 0}
+
+    def step() -> None:
+        state["i"] += 1
+        trainer.train_step(batches[state["i"] % len(batches)])
+
+    return step, [trainer.model, trainer.proj]
+
+
+def seed_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
+    """The spectrans example's forward: batch 32 x 512, D 768, 12 layers (2 with --quick)."""
+    batch, n, layers = (4, 128, 2) if quick else (32, 512, 12)
+    ids = np.random.default_rng(0).integers(0, 30000, (batch, n))
+    with use_backend(backend):
+        model = WaveletTransformer(vocab_size=30000, hidden_dim=768, num_layers=layers,
+                                   wavelet="db4", levels=3, max_sequence_length=512,
+                                   num_classes=10, seed=0)
+        ids = wavelearn.asarray(ids)
+
+    def forward() -> None:
+        model(ids)
+
+    return forward, [model]
+
+
+MAKERS = {"model": model_case, "default": default_case, "seed": seed_case}
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def run_case(name: str, quick: bool, repeat: int, torch_too: bool) -> dict[str, Any]:
+    step, modules = MAKERS[name]("numpy", quick)
+    step()  # fills the caches: the shapes of the products
+    floor = gemm_floor(gemm_shapes(modules, backward=name != "seed"))
+    funcs = {"numpy": step, "floor": floor}
+    if torch_too and name != "seed":
+        funcs["torch"] = MAKERS[name]("torch", quick)[0]
+    return best_times(funcs, repeat)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help="model, default, seed")
+    parser.add_argument("--repeat", type=int, default=None, help="rounds (default 5; 2 quick)")
+    parser.add_argument("--quick", action="store_true", help="small shapes, 2 seed layers")
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch backend")
+    args = parser.parse_args(argv)
+    cases = args.cases.split(",")
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f"--cases: unknown {unknown}; choose from {list(CASES)}")
+    repeat = args.repeat or (2 if args.quick else 5)
+    torch_too = not args.no_torch
+    if torch_too:
+        try:
+            import torch
+        except ImportError:
+            torch_too = False
+            print("torch is not installed: no torch column")
+        else:
+            torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or
+                                  min(2, os.cpu_count() or 1))
+    threads = {k: os.environ.get(k, "unset") for k in
+               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "WAVELEARN_NUM_THREADS")}
+    print(f"wavelearn {wavelearn.__version__}, numpy {np.__version__}, python "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds"
+          f"{' (quick shapes)' if args.quick else ''}; "
+          + ", ".join(f"{k}={v}" for k, v in threads.items()))
+    head = (f"{'case':<8} | {'step ms':>9} {'floor ms':>9} {'ratio':>6} {'goal':>5} | "
+            f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11}")
+    print(head)
+    print("-" * len(head))
+    for name in cases:
+        t = run_case(name, args.quick, repeat, torch_too)
+        (step, step_cpu), (floor, floor_cpu) = t["numpy"], t["floor"]
+        torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f}"
+                      if "torch" in t else f"{'-':>9} {'-':>11}")
+        print(f"{name:<8} | {1e3 * step:9.1f} {1e3 * floor:9.1f} {step / floor:6.2f} "
+              f"{TARGETS[name]:5.1f} | {step_cpu / floor_cpu:9.2f} | {torch_cols}", flush=True)
+    print("ratio: wall-clock step / floor; cpu ratio: the same in process CPU time (all "
+          "threads); numpy/torch > 1: the torch backend is faster")
+
+
+if __name__ == "__main__":
+    main()
