@@ -58,7 +58,6 @@ def test_classifier_passes_check_estimator() -> None:
     assert _failures(WaveletClassifier(**TABULAR)) == []
 
 
-@pytest.mark.slow  # about a minute: check_regressors_train needs a good fit of tabular data
 def test_regressor_passes_check_estimator() -> None:
     assert _failures(WaveletRegressor(**TABULAR)) == []
 
