@@ -30,11 +30,15 @@ sets any other :class:`~wavelearn.training.recipe.Recipe` field.
 scikit-learn is an optional dependency (``pip install wavelearn[sklearn]``);
 ``import wavelearn`` never imports it.
 
-``check_estimator`` passes with every check that applies; it is run (see
-``tests/test_sklearn.py``) on an instance configured for its tabular toy data
-(``kernel=64, stride=64``: all features in one token; ``normalization='none'``:
-a 2-feature row normalised to mean 0 and std 1 would lose its information;
-``augment=False``). Skipped by scikit-learn itself: ``check_array_api_input``
+``check_estimator`` passes (``tests/test_sklearn.py``) on an instance
+configured for its tabular toy data (``kernel=64, stride=64``: all features in
+one token; ``normalization='none'``: a 2-feature row normalised to mean 0 and
+std 1 would lose its information; ``augment=False``). Two checks are listed
+as expected failures: ``check_methods_subset_invariance`` and
+``check_methods_sample_order_invariance`` demand 1e-9 agreement between
+predictions made in different batches, and float32 matrix products may differ
+at the 1e-8 level with the batch size (labels never change; a test checks the
+real tolerance). Skipped by scikit-learn itself: ``check_array_api_input``
 (``SCIPY_ARRAY_API`` not set) and the pandas checks (pandas not installed).
 """
 
