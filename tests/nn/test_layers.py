@@ -249,6 +249,32 @@ def test_dropout_inverted_scaling_and_backward() -> None:
     np.testing.assert_array_equal(layer.backward(g), g * y)
 
 
+@pytest.mark.parametrize("draws", Dropout.DRAWS)
+@pytest.mark.parametrize("p", [0.05, 0.5, 0.9])
+def test_dropout_draws_keep_1_minus_p(draws: str, p: float) -> None:
+    keep = Dropout(p, seed=4, draws=draws)._keep((300, 1001))  # odd size: a half-used draw
+    n = keep.size  # the kept fraction is within 5 binomial standard deviations of 1 - p
+    assert abs(keep.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
+
+
+def test_dropout_uint32_draws_are_the_raw_stream_low_half_first() -> None:
+    p, layer = 0.3, Dropout(0.3, seed=7)
+    keep = layer._keep((3, 33335))  # 100,005 elements: 4 pieces, the last one odd
+    raw = np.random.default_rng(7).bit_generator.random_raw(50003)
+    u = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).reshape(-1)[: keep.size]
+    np.testing.assert_array_equal(keep.reshape(-1), u >= np.ceil(p * 2**32))
+
+
+def test_dropout_float64_draws_are_the_masks_of_0_1() -> None:
+    keep = Dropout(0.3, seed=7, draws="float64")._keep((3, 33335))
+    np.testing.assert_array_equal(keep.reshape(-1), np.random.default_rng(7).random(100005) >= 0.3)
+
+
+def test_dropout_bad_draws_are_named() -> None:
+    with pytest.raises(ValueError, match=r"draws must be one of \('uint32', 'float64'\), got 'f32'"):
+        Dropout(0.1, draws="f32")
+
+
 def test_dropout_identity_in_eval_and_p0_and_zero_for_p1() -> None:
     x = randn(4, 5)
     layer = Dropout(0.5, seed=0).eval()

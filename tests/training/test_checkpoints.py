@@ -64,6 +64,18 @@ def test_incompatible_checkpoints(checkpoint: Path, tmp_path: Path) -> None:
 DATA = Path(__file__).parent / "data"  # written by wavelearn 0.1.0: see data/README.md
 
 
+def test_checkpoints_say_how_dropout_draws(checkpoint: Path, tmp_path: Path) -> None:
+    meta = ckpt.read_checkpoint(checkpoint)[1]
+    assert meta["dropout_draws"] == "uint32"
+    trainer = wt.Trainer.from_checkpoint(checkpoint)
+    assert ckpt.dropout_draws(trainer.model) == "uint32"
+    arrays, meta = ckpt.read_checkpoint(checkpoint)
+    del meta["dropout_draws"]  # as wavelearn 0.1 wrote them: its float draws
+    older = tmp_path / ckpt.CHECKPOINT_NAME
+    serialization.save(arrays, older, meta)
+    assert ckpt.dropout_draws(wt.Trainer.from_checkpoint(older).model) == "float64"
+
+
 def test_an_interrupted_run_of_v0_1_0_resumes_to_the_same_parameters(tmp_path: Path) -> None:
     expected = json.loads((DATA / "v0.1.0_expected.json").read_text())
     shutil.copy(DATA / "v0.1.0_forda_interrupted.npz", tmp_path / ckpt.CHECKPOINT_NAME)

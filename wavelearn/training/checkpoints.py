@@ -30,6 +30,7 @@ import numpy as np
 from wavelearn import __version__
 from wavelearn.backend import load_backend
 from wavelearn.nn import serialization
+from wavelearn.nn.layers import Dropout
 from wavelearn.nn.module import Module
 from wavelearn.training.tasks import TASK_MODEL_OPTIONS, get_task
 
@@ -134,6 +135,20 @@ def run_generators(trainer: Any) -> dict[str, np.random.Generator]:
 # --------------------------------------------------------------------------- a run's state
 
 
+def dropout_draws(module: Module) -> str:
+    """How ``module``'s Dropout layers draw their masks (``Dropout.draws``); a run's
+    layers all draw the same way (``"uint32"`` for a model without dropout)."""
+    found = {m.draws for m in module.modules() if isinstance(m, Dropout)}
+    return found.pop() if len(found) == 1 else "uint32"
+
+
+def set_dropout_draws(module: Module, draws: str) -> None:
+    """Make every Dropout layer of ``module`` draw its masks as ``draws`` says."""
+    for m in module.modules():
+        if isinstance(m, Dropout):
+            m.draws = draws
+
+
 def stateful_parts(trainer: Any) -> list[tuple[str, Any]]:
     """``(prefix, part)`` of every part of a run with a ``state_dict``."""
     parts = [("model", trainer.model), ("opt_decay", trainer.opt_decay),
@@ -166,6 +181,7 @@ def metadata(trainer: Any, interrupted: bool = False) -> dict[str, Any]:
         "history": trainer.history, "baselines": trainer.baselines, "final": trainer.final,
         "interrupted": interrupted, "train_seconds": trainer.train_seconds,
         "num_parameters": trainer.num_parameters(), "processes": trainer.dist.world_size,
+        "dropout_draws": dropout_draws(trainer.model),
     }
 
 
@@ -188,6 +204,8 @@ def load_state(trainer: Any, arrays: Mapping[str, np.ndarray], meta: Mapping[str
         trainer.perm = np.asarray(arrays["data.perm"], dtype=np.int64)
         trainer.step_losses = [float(v) for v in arrays["curve.loss"]]
         set_rng_states(trainer.generators(), meta["rng"])
+        # written before Dropout.draws existed (wavelearn 0.1): float draws, as then
+        set_dropout_draws(trainer.model, meta.get("dropout_draws", "float64"))
         trainer.step, trainer.epoch = int(meta["step"]), int(meta["epoch"])
         trainer.pos = int(meta["pos"])
     except (KeyError, ValueError) as e:
