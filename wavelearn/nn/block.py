@@ -37,7 +37,8 @@ from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace
 from wavelearn.nn.layers import Dropout, FeedForward, LayerNorm
-from wavelearn.nn.module import Module, make_rng
+from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
+from wavelearn.nn.module import Module, make_rng, may_overwrite
 
 
 def length_groups(lengths: list[int] | None, n: int) -> list[tuple[int, list[int]]]:
@@ -77,10 +78,13 @@ class WaveletBlock(Module):
         rng = make_rng(rng)
         self.ln1 = LayerNorm(hidden_dim, eps=norm_eps, dtype=dtype)
         self.mixing = mixing
-        self.drop1 = Dropout(dropout, seed=int(rng.integers(2**63)))
+        # wavelearn's mixers return a new array that nothing else keeps: dropout and the
+        # residual add may overwrite it (a mixer of your own may cache its output)
+        self.own_mixer = isinstance(mixing, (WaveletMixing, CausalWaveletMixing))
+        self.drop1 = Dropout(dropout, seed=int(rng.integers(2**63)), inplace=self.own_mixer)
         self.ln2 = LayerNorm(hidden_dim, eps=norm_eps, dtype=dtype)
         self.ffn = FeedForward(hidden_dim, ffn_hidden_dim, dropout, dtype=dtype, rng=rng)
-        self.drop2 = Dropout(dropout, seed=int(rng.integers(2**63)))
+        self.drop2 = Dropout(dropout, seed=int(rng.integers(2**63)), inplace=True)  # FFN's y
         self.checkpoint = checkpoint
 
     # -- the token mixer, per group of equal real lengths --------------------------------
@@ -134,8 +138,11 @@ class WaveletBlock(Module):
 
     def _forward(self, x: Any, lengths: list[int] | None) -> Any:
         u = self.ln1(x)  # (B, N, D)
-        h = x + self.drop1(self._mix_forward(u, lengths))  # (B, N, D)
-        return h + self.drop2(self.ffn(self.ln2(h)))  # (B, N, D)
+        h = self.drop1(self._mix_forward(u, lengths))  # (B, N, D)
+        h = _residual(h, x, self.own_mixer)  # x + drop(mix(u))
+        y = self.drop2(self.ffn(self.ln2(h)))  # (B, N, D)
+        return _residual(y, h, True)  # h + drop(ffn(ln2(h))): the FFN's y is new
+
 
     def forward(self, x: Any, lengths: list[int] | None = None) -> Any:
         """``y = block(x)``; ``lengths``: real length of each right-padded row, or None."""
@@ -200,3 +207,13 @@ class WaveletBlock(Module):
     def _set_rng_states(self, states: list[dict]) -> None:
         for d, state in zip(self._dropouts(), states, strict=True):
             d.rng.bit_generator.state = copy.deepcopy(state)
+
+
+def _residual(branch: Any, x: Any, temporary: bool) -> Any:
+    """``x + branch``, written over ``branch`` when it is a temporary of the block's own
+    layers (one activation-sized array less to write per residual)."""
+    same = branch.dtype == x.dtype and tuple(branch.shape) == tuple(x.shape)
+    if temporary and same and may_overwrite(branch):
+        branch += x
+        return branch
+    return x + branch

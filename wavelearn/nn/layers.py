@@ -21,7 +21,7 @@ import numpy as np
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace, backend_of
-from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter
+from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
 
 
 class Linear(Module):
@@ -132,10 +132,12 @@ class LayerNorm(Module):
         xc = x - mean[:, None]  # (m, D)
         var = (xc * xc) @ inv_d  # (m,)
         rstd = 1.0 / xp.sqrt(var + self.eps)  # (m,)
-        xhat = xc
-        xhat *= rstd[:, None]  # (m, D), in place: xc is not needed again
-        y = xhat * self.weight.data
-        y += self.bias.data  # (m, D)
+        if may_overwrite(xc):  # xc is not needed again: xhat takes its place
+            xc *= rstd[:, None]
+            xhat = xc  # (m, D)
+        else:
+            xhat = xc * rstd[:, None]
+        y = xhat * self.weight.data + self.bias.data  # (m, D)
         return y, xhat, rstd[:, None]
 
     def backward(self, dy: Any) -> Any:
@@ -281,6 +283,10 @@ class Dropout(Module):
     input's backend, so runs are reproducible and identical across backends.
     Reseed with ``layer.rng = numpy.random.default_rng(seed)``.
 
+    ``inplace=True`` (as in torch) writes the result over ``x`` instead of a new
+    array: for a caller whose ``x`` is a temporary that nothing else keeps (the
+    FFN's GELU output), it saves writing one more activation-sized array.
+
     How an element's fate is drawn (``draws``):
 
     * ``"uint32"`` (the default): :math:`m_i = [u_i \ge \lceil p\, 2^{32} \rceil]`
@@ -295,13 +301,14 @@ class Dropout(Module):
     DRAWS = ("uint32", "float64")
 
     def __init__(self, p: float = 0.1, seed: np.random.Generator | int | None = None,
-                 draws: str = "uint32") -> None:
+                 draws: str = "uint32", inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = p
         self.rng = make_rng(seed)
         self.draws = draws
+        self.inplace = inplace  # forward overwrites x (as torch's inplace=True)
 
     @property
     def draws(self) -> str:
@@ -321,7 +328,11 @@ class Dropout(Module):
         keep = backend_of(x).asarray(self._keep(tuple(x.shape)))  # (...) bool, x's backend
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         self.cache = {"mask": keep, "scale": scale}  # a bool mask: 1 byte per element
-        y = x * keep  # (...)
+        if self.inplace and may_overwrite(x):
+            x *= keep  # (...)
+            y = x
+        else:
+            y = x * keep  # (...)
         y *= scale  # (...) x m / (1 - p)
         return y
 
@@ -441,7 +452,7 @@ class FeedForward(Module):
         self.fc1 = Linear(dim, hidden, dtype=dtype, rng=rng)
         self.act = GELU()
         fc2 = Linear(hidden, dim, dtype=dtype, rng=rng)
-        self.drop = Dropout(dropout, seed=int(rng.integers(2**63)))
+        self.drop = Dropout(dropout, seed=int(rng.integers(2**63)), inplace=True)  # on GELU's y
         self.fc2 = fc2
 
     def forward(self, x: Any) -> Any:

@@ -89,6 +89,13 @@ def make_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
     return np.random.default_rng(rng)
 
 
+def may_overwrite(x: Any) -> bool:
+    """Whether a layer may write over its temporary ``x`` in place: always, except for
+    a torch tensor that autograd tracks (the tests run the layers under torch autograd
+    as an oracle, and autograd needs the values it recorded)."""
+    return not getattr(x, "requires_grad", False)
+
+
 def cast_to(x: Any, dtype: Any) -> Any:
     """``x`` converted to ``dtype`` when it differs (no copy otherwise).
 
