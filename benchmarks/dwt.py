@@ -33,7 +33,7 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import wavelearn as wl  # noqa: E402
-from wavelearn.dwt.filterbank import num_threads  # noqa: E402
+from wavelearn.threads import num_threads  # noqa: E402
 
 SHAPES = [(32, 512, 768), (4, 16384, 64), (256, 64, 128)]
 QUICK_SHAPES = [(4, 256, 96), (2, 1024, 32)]

@@ -273,12 +273,33 @@ def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
     np.testing.assert_allclose(blocked.weight.grad, whole.weight.grad, rtol=1e-13)
 
 
+@pytest.mark.parametrize("layer_name", ["GELU", "LayerNorm"])
+def test_elementwise_blocks_on_threads_give_the_same_bits(layer_name: str, monkeypatch) -> None:
+    from wavelearn import nn
+    from wavelearn.nn import layers
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    monkeypatch.setattr(layers, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("WAVELEARN_NUM_THREADS", threads)
+        layer = nn.GELU() if layer_name == "GELU" else nn.LayerNorm(40)
+        results.append((layer(x), layer.backward(dy)))
+    for one, three in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, three)
+
+
 def test_dropout_masks_drawn_in_pieces_equal_one_draw() -> None:
     from wavelearn.nn import Dropout
 
     shape = (70, 1000)  # more than one piece
-    keep = Dropout(0.3, seed=5)._keep(shape)
+    keep = Dropout(0.3, seed=5, draws="float64")._keep(shape)
     np.testing.assert_array_equal(keep, np.random.default_rng(5).random(shape) >= 0.3)
+    raw = np.random.default_rng(5).bit_generator.random_raw(35000)
+    u32 = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).reshape(shape)
+    np.testing.assert_array_equal(Dropout(0.3, seed=5)._keep(shape), u32 >= np.ceil(0.3 * 2**32))
 
     for p in (0.1, 0.5, 0.9):
         layer = Dropout(p, seed=1)

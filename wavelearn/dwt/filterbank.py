@@ -35,7 +35,7 @@ matrix products over strided views of the data (no copy of the input):
    samples at its ends, instead of a padded copy of everything.
 
 Big jobs are cut into chunks that a few threads share (``WAVELEARN_NUM_THREADS``,
-see :func:`num_threads`); every chunk is computed the same way whichever
+see :func:`wavelearn.threads.num_threads`); every chunk is computed the same way whichever
 thread runs it, so results do not depend on the number of threads.
 Tests check the blocked and the textbook path against each other and
 against PyWavelets.
@@ -43,14 +43,14 @@ against PyWavelets.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from wavelearn.threads import run_tasks
 
 # ---------------------------------------------------------------------------
 # 1. Boundary extension
@@ -754,18 +754,6 @@ def filter_up_fold(
 # ---------------------------------------------------------------------------
 
 
-def num_threads() -> int:
-    """Threads of the blocked path: ``WAVELEARN_NUM_THREADS`` if set, else the
-    CPUs this process may use, at most 4. ``1`` turns threading off."""
-    env = os.environ.get("WAVELEARN_NUM_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"WAVELEARN_NUM_THREADS must be a positive integer, got {env!r}")
-        return int(env)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(4, cpus or 1))
-
-
 def _chunks(P: int, n: int, row: int) -> list[tuple[slice, slice]]:
     """Tasks ``(p0:p1, o0:o1)`` covering ``P x n`` output rows of ``row``
     elements each, about :data:`CHUNK` elements per task: several ``p`` when
@@ -779,34 +767,6 @@ def _chunks(P: int, n: int, row: int) -> list[tuple[slice, slice]]:
 
 
 def _run(task: Callable[[slice, slice], None], chunks: list, size: int) -> None:
-    """``task(*c)`` for every chunk ``c``. For ``size >= PARALLEL_MIN`` outputs
-    the chunks are split into one run per thread (NumPy lets go of the GIL
-    in ``matmul``). Each chunk writes its own part of the output, always the
-    same way, so the result is the same bit for bit with any number of threads."""
-    threads = min(num_threads(), len(chunks)) if size >= PARALLEL_MIN else 1
-    if threads < 2:
-        for c in chunks:
-            task(*c)
-        return
-    cuts = [len(chunks) * i // threads for i in range(threads + 1)]
-    runs = [chunks[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]  # contiguous
-
-    def run(part: list) -> None:
-        for c in part:
-            task(*c)
-
-    futures = [_executor(threads - 1).submit(run, part) for part in runs[1:]]
-    run(runs[0])  # this thread does its share too
-    for f in futures:
-        f.result()
-
-
-_POOL: dict[tuple[int, int], ThreadPoolExecutor] = {}
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """A thread pool, made once per size and per process (pools do not survive a fork)."""
-    key = (os.getpid(), workers)
-    if key not in _POOL:
-        _POOL[key] = ThreadPoolExecutor(workers, thread_name_prefix="wavelearn")
-    return _POOL[key]
+    """``task(*c)`` for every chunk ``c``, on several threads for ``size >= PARALLEL_MIN``
+    outputs (:func:`wavelearn.threads.run_tasks`: the same result bit for bit)."""
+    run_tasks(task, chunks, parallel=size >= PARALLEL_MIN)

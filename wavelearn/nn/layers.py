@@ -15,6 +15,7 @@ the leading dims.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace, backend_of
 from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
+from wavelearn.threads import run_tasks
 
 
 class Linear(Module):
@@ -110,14 +112,7 @@ class LayerNorm(Module):
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., D)
         x2 = xp.reshape(x, (-1, self.dim))  # (M, D)
-        blocks = elementwise_blocks(x2)  # rows in pieces that stay in cache (as GELU)
-        if len(blocks) == 1:
-            y, xhat, rstd = self._normalize(xp, x2)
-        else:
-            y, xhat = xp.empty_like(x2), xp.empty_like(x2)
-            rstd = xp.empty((x2.shape[0], 1), dtype=x2.dtype)
-            for rows in blocks:
-                y[rows], xhat[rows], rstd[rows] = self._normalize(xp, x2[rows])
+        y, xhat, rstd = by_row_blocks(lambda xb: self._normalize(xp, xb), x2)  # as GELU
         lead = tuple(x.shape[:-1])
         self.cache = {"xhat": xp.reshape(xhat, (*lead, self.dim)),  # (..., D)
                       "rstd": xp.reshape(rstd, (*lead, 1))}  # (..., 1)
@@ -148,13 +143,7 @@ class LayerNorm(Module):
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
         self.weight.accumulate_grad(xp.sum(dy2 * xhat, axis=0))  # (D,)
         self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
-        blocks = elementwise_blocks(dy2)
-        if len(blocks) == 1:
-            dx = self._input_grad(xp, dy2, xhat, rstd)
-        else:
-            dx = xp.empty_like(dy2)
-            for rows in blocks:
-                dx[rows] = self._input_grad(xp, dy2[rows], xhat[rows], rstd[rows])
+        dx = by_row_blocks(lambda *rows: self._input_grad(xp, *rows), dy2, xhat, rstd)
         return xp.reshape(dx, tuple(dy.shape))  # (..., D)
 
     def _input_grad(self, xp: Any, dy: Any, xhat: Any, rstd: Any) -> Any:
@@ -208,16 +197,7 @@ class GELU(Module):
             return fused.forward(x)
         xp = array_namespace(x)
         x2 = xp.reshape(x, (-1, x.shape[-1]))  # (M, H)
-        blocks = elementwise_blocks(x2)
-        y = xp.empty_like(x2) if len(blocks) > 1 else None
-        for rows in blocks:
-            xb = x2[rows]  # (m, H)
-            p = _gelu_p(xp, xb)
-            p *= xb  # y = x p
-            if y is None:
-                y = p
-            else:
-                y[rows] = p
+        y = by_row_blocks(lambda xb: _gelu_forward(xp, xb), x2)  # (M, H)
         return xp.reshape(y, tuple(x.shape))  # (...)
 
     def backward(self, dy: Any) -> Any:
@@ -228,25 +208,30 @@ class GELU(Module):
             return fused.backward(dy, x)
         xp = array_namespace(dy)
         x2, dy2 = xp.reshape(x, (-1, x.shape[-1])), xp.reshape(dy, (-1, x.shape[-1]))  # (M, H)
-        blocks = elementwise_blocks(x2)
-        dx = xp.empty_like(x2) if len(blocks) > 1 else None
-        for rows in blocks:
-            xb = x2[rows]  # (m, H)
-            p = _gelu_p(xp, xb)
-            q = xb * xb
-            q *= 6.0 * _GELU_A * _GELU_C
-            q += 2.0 * _GELU_C
-            q *= xb  # q = 2c x (1 + 3a x^2)
-            q *= p  # p q
-            g = q * p
-            g = q - g  # p (1 - p) q
-            g += p  # dy/dx
-            g *= dy2[rows]
-            if dx is None:
-                dx = g
-            else:
-                dx[rows] = g
+        dx = by_row_blocks(lambda xb, dyb: _gelu_backward(xp, xb, dyb), x2, dy2)  # (M, H)
         return xp.reshape(dx, tuple(x.shape))  # (...)
+
+
+def _gelu_forward(xp: Any, x: Any) -> Any:
+    r""":math:`y = x\,p` for rows ``x`` ``(m, H)``."""
+    y = _gelu_p(xp, x)
+    y *= x
+    return y
+
+
+def _gelu_backward(xp: Any, x: Any, dy: Any) -> Any:
+    r""":math:`dx = dy\,(p + p(1 - p)\,q)` for rows ``x, dy`` ``(m, H)``."""
+    p = _gelu_p(xp, x)
+    q = x * x
+    q *= 6.0 * _GELU_A * _GELU_C
+    q += 2.0 * _GELU_C
+    q *= x  # q = 2c x (1 + 3a x^2)
+    q *= p  # p q
+    g = q * p
+    g = q - g  # p (1 - p) q
+    g += p  # dy/dx
+    g *= dy
+    return g
 
 
 def _gelu_p(xp: Any, x: Any) -> Any:
@@ -272,6 +257,35 @@ def elementwise_blocks(x2: Any) -> list[slice]:
     m, h = x2.shape
     step = max(1, ELEMENTWISE_BLOCK // max(h, 1))
     return [slice(i, min(i + step, m)) for i in range(0, m, step)] or [slice(None)]
+
+
+ELEMENTWISE_PARALLEL_MIN = 1 << 20  # elements from which the blocks run on several threads
+
+
+def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
+    """``f(*arrays)`` for arrays of the same number of rows (2-D, or ``(M, 1)``), computed
+    block of rows by block (:func:`elementwise_blocks` of the first array) into full
+    results; ``f`` returns one array of rows or a tuple of them. Blocks of big NumPy
+    arrays (:data:`ELEMENTWISE_PARALLEL_MIN`) share the threads of
+    :func:`wavelearn.threads.run_tasks`: NumPy's elementwise loops run on one core, and
+    every block is computed the same way on any thread (same bits)."""
+    blocks = elementwise_blocks(arrays[0])
+    if len(blocks) == 1:
+        return f(*arrays)
+    first = f(*(a[blocks[0]] for a in arrays))
+    parts = first if isinstance(first, tuple) else (first,)
+    rows = arrays[0].shape[0]
+    outs = tuple(np.empty((rows, *p.shape[1:]), dtype=p.dtype) for p in parts)  # (M, ...)
+
+    def task(block: slice, values: tuple | None = None) -> None:
+        values = values or f(*(a[block] for a in arrays))
+        for out, v in zip(outs, values if isinstance(values, tuple) else (values,), strict=True):
+            out[block] = v
+
+    task(blocks[0], parts)
+    chunks = [(b,) for b in blocks[1:]]
+    run_tasks(task, chunks, parallel=arrays[0].size >= ELEMENTWISE_PARALLEL_MIN)
+    return outs if isinstance(first, tuple) else outs[0]
 
 
 class Dropout(Module):
