@@ -246,29 +246,28 @@ def _gelu_p(xp: Any, x: Any) -> Any:
 
 
 ELEMENTWISE_BLOCK = 1 << 17  # elements per block of an elementwise chain (512 KiB float32)
+ELEMENTWISE_WHOLE = 1 << 20  # arrays up to this size are one block (measured: faster)
 
 
 def elementwise_blocks(x2: Any) -> list[slice]:
     """Row slices of a 2-D NumPy array, about :data:`ELEMENTWISE_BLOCK` elements each,
     so that a chain of elementwise operations on one block stays in the CPU cache.
-    Other backends get one slice (a GPU wants one big kernel, not many small ones)."""
-    if not isinstance(x2, np.ndarray):
+    An array of at most :data:`ELEMENTWISE_WHOLE` elements is one slice (its chain fits
+    in the last-level cache anyway, and fewer, longer passes are faster), and so is an
+    array of another backend (a GPU wants one big kernel, not many small ones)."""
+    if not isinstance(x2, np.ndarray) or x2.size <= ELEMENTWISE_WHOLE:
         return [slice(None)]
     m, h = x2.shape
     step = max(1, ELEMENTWISE_BLOCK // max(h, 1))
     return [slice(i, min(i + step, m)) for i in range(0, m, step)] or [slice(None)]
 
 
-ELEMENTWISE_PARALLEL_MIN = 1 << 20  # elements from which the blocks run on several threads
-
-
 def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
     """``f(*arrays)`` for arrays of the same number of rows (2-D, or ``(M, 1)``), computed
     block of rows by block (:func:`elementwise_blocks` of the first array) into full
-    results; ``f`` returns one array of rows or a tuple of them. Blocks of big NumPy
-    arrays (:data:`ELEMENTWISE_PARALLEL_MIN`) share the threads of
-    :func:`wavelearn.threads.run_tasks`: NumPy's elementwise loops run on one core, and
-    every block is computed the same way on any thread (same bits)."""
+    results; ``f`` returns one array of rows or a tuple of them. The blocks share the
+    threads of :func:`wavelearn.threads.run_tasks` (NumPy's elementwise loops run on
+    one core); every block is computed the same way on any thread (same bits)."""
     blocks = elementwise_blocks(arrays[0])
     if len(blocks) == 1:
         return f(*arrays)
@@ -284,7 +283,7 @@ def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
 
     task(blocks[0], parts)
     chunks = [(b,) for b in blocks[1:]]
-    run_tasks(task, chunks, parallel=arrays[0].size >= ELEMENTWISE_PARALLEL_MIN)
+    run_tasks(task, chunks)
     return outs if isinstance(first, tuple) else outs[0]
 
 
