@@ -299,9 +299,10 @@ def test_dropout_masks_drawn_in_pieces_equal_one_draw() -> None:
     shape = (70, 1000)  # more than one piece
     keep = Dropout(0.3, seed=5, draws="float64")._keep(shape)
     np.testing.assert_array_equal(keep, np.random.default_rng(5).random(shape) >= 0.3)
-    raw = np.random.default_rng(5).bit_generator.random_raw(35000)
-    u32 = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).reshape(shape)
-    np.testing.assert_array_equal(Dropout(0.3, seed=5)._keep(shape), u32 >= np.ceil(0.3 * 2**32))
+    one = Dropout(0.3, seed=5)  # the default draws: pieces of 2^15 from one stream
+    pieces = np.concatenate([one._keep((1 << 15,)) for _ in range(3)])
+    whole = Dropout(0.3, seed=5)._keep((3, 1 << 15))
+    np.testing.assert_array_equal(whole.reshape(-1), pieces)
 
     for p in (0.1, 0.5, 0.9):
         layer = Dropout(p, seed=1)

@@ -257,12 +257,24 @@ def test_dropout_draws_keep_1_minus_p(draws: str, p: float) -> None:
     assert abs(keep.mean() - (1 - p)) < 5 * np.sqrt(p * (1 - p) / n)
 
 
-def test_dropout_uint32_draws_are_the_raw_stream_low_half_first() -> None:
-    p, layer = 0.3, Dropout(0.3, seed=7)
-    keep = layer._keep((3, 33335))  # 100,005 elements: 4 pieces, the last one odd
-    raw = np.random.default_rng(7).bit_generator.random_raw(50003)
-    u = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).reshape(-1)[: keep.size]
-    np.testing.assert_array_equal(keep.reshape(-1), u >= np.ceil(p * 2**32))
+def bytes_keep_reference(seed: int, n: int, p: float) -> np.ndarray:
+    """The ``"bytes"`` draws written out plainly: one piece of ``n <= 2^15`` elements."""
+    bg = np.random.default_rng(seed).bit_generator
+    raw = bg.random_raw(-(-n // 8))
+    b = ((raw[:, None] >> (8 * np.arange(8, dtype=np.uint64))) & 0xFF).reshape(-1)[:n]
+    t = np.floor(256 * p)
+    keep = b > t
+    ties = np.flatnonzero(b == t)
+    raw = bg.random_raw(-(-ties.size // 2))
+    v = np.stack([raw & 0xFFFFFFFF, raw >> 32], axis=1).reshape(-1)[: ties.size]
+    keep[ties] = v >= np.ceil((256 * p - t) * 2.0**32)
+    return keep
+
+
+@pytest.mark.parametrize("p", [0.1, 0.25, 0.7])
+def test_dropout_bytes_draws_are_the_raw_stream_bytes_then_ties(p: float) -> None:
+    keep = Dropout(p, seed=7)._keep((3, 5001))  # one piece of 15,003: ~60 ties
+    np.testing.assert_array_equal(keep.reshape(-1), bytes_keep_reference(7, 15003, p))
 
 
 def test_dropout_float64_draws_are_the_masks_of_0_1() -> None:
@@ -271,7 +283,7 @@ def test_dropout_float64_draws_are_the_masks_of_0_1() -> None:
 
 
 def test_dropout_bad_draws_are_named() -> None:
-    with pytest.raises(ValueError, match=r"draws must be one of \('uint32', 'float64'\), got 'f"):
+    with pytest.raises(ValueError, match=r"draws must be one of \('bytes', 'float64'\), got 'f3"):
         Dropout(0.1, draws="f32")
 
 

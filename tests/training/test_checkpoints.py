@@ -66,9 +66,9 @@ DATA = Path(__file__).parent / "data"  # written by wavelearn 0.1.0: see data/RE
 
 def test_checkpoints_say_how_dropout_draws(checkpoint: Path, tmp_path: Path) -> None:
     meta = ckpt.read_checkpoint(checkpoint)[1]
-    assert meta["dropout_draws"] == "uint32"
+    assert meta["dropout_draws"] == "bytes"
     trainer = wt.Trainer.from_checkpoint(checkpoint)
-    assert ckpt.dropout_draws(trainer.model) == "uint32"
+    assert ckpt.dropout_draws(trainer.model) == "bytes"
     arrays, meta = ckpt.read_checkpoint(checkpoint)
     del meta["dropout_draws"]  # as wavelearn 0.1 wrote them: its float draws
     older = tmp_path / ckpt.CHECKPOINT_NAME

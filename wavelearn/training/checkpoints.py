@@ -137,9 +137,9 @@ def run_generators(trainer: Any) -> dict[str, np.random.Generator]:
 
 def dropout_draws(module: Module) -> str:
     """How ``module``'s Dropout layers draw their masks (``Dropout.draws``); a run's
-    layers all draw the same way (``"uint32"`` for a model without dropout)."""
+    layers all draw the same way (``"bytes"`` for a model without dropout)."""
     found = {m.draws for m in module.modules() if isinstance(m, Dropout)}
-    return found.pop() if len(found) == 1 else "uint32"
+    return found.pop() if len(found) == 1 else "bytes"
 
 
 def set_dropout_draws(module: Module, draws: str) -> None:
