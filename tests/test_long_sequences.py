@@ -293,6 +293,25 @@ def test_elementwise_blocks_on_threads_give_the_same_bits(layer_name: str, monke
         np.testing.assert_array_equal(one, three)
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+def test_dropout_by_blocks_on_threads_is_x_times_mask_over_1_minus_p(inplace: bool,
+                                                                     monkeypatch) -> None:
+    from wavelearn.nn import Dropout, layers
+
+    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 0)  # blocks, on threads, for any size
+    monkeypatch.setenv("WAVELEARN_NUM_THREADS", "3")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
+    dy, x0 = rng.standard_normal(x.shape).astype(np.float32), x.copy()
+    layer = Dropout(0.3, seed=2, inplace=inplace)
+    y, dx = layer(x), layer.backward(dy)
+    keep = layer.cache["mask"]
+    assert len(layers.elementwise_blocks(x.reshape(-1, 40))) > 3 and 0 < keep.mean() < 1
+    np.testing.assert_array_equal(y, x0 * keep * np.float32(1 / 0.7))
+    np.testing.assert_array_equal(dx, dy * keep * np.float32(1 / 0.7))
+    assert (y is x) == inplace
+
+
 def test_dropout_masks_drawn_in_pieces_equal_one_draw() -> None:
     from wavelearn.nn import Dropout
 

@@ -287,6 +287,14 @@ def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
     return outs if isinstance(first, tuple) else outs[0]
 
 
+def each_row_block(f: Callable[..., Any], *arrays: Any) -> None:
+    """``f(*blocks)`` for every block of rows of the arrays (:func:`elementwise_blocks`
+    of the first), ``f`` writing its results itself: on the threads when there are
+    several blocks."""
+    blocks = elementwise_blocks(arrays[0])
+    run_tasks(lambda b: f(*(a[b] for a in arrays)), [(b,) for b in blocks], len(blocks) > 1)
+
+
 class Dropout(Module):
     r"""Inverted dropout: in training, :math:`y = x \odot m / (1 - p)` with
     :math:`m_i \sim \text{Bernoulli}(1 - p)`; backward :math:`dx = dy \odot m / (1-p)`.
@@ -344,22 +352,14 @@ class Dropout(Module):
         keep = backend_of(x).asarray(self._keep(tuple(x.shape)))  # (...) bool, x's backend
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         self.cache = {"mask": keep, "scale": scale}  # a bool mask: 1 byte per element
-        if self.inplace and may_overwrite(x):
-            x *= keep  # (...)
-            y = x
-        else:
-            y = x * keep  # (...)
-        y *= scale  # (...) x m / (1 - p)
-        return y
+        return _masked(x, keep, scale, self.inplace and may_overwrite(x))  # (...)
 
     def backward(self, dy: Any) -> Any:
         keep = self.cache["mask"]
         backend_of(dy)  # TypeError for None or a list
         if keep is None:
             return dy
-        dx = dy * keep  # (...)
-        dx *= self.cache["scale"]
-        return dx
+        return _masked(dy, keep, self.cache["scale"], inplace=False)  # (...)
 
     def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
         """Which elements survive (a bool array of ``shape``), drawn as ``draws`` says,
@@ -445,6 +445,27 @@ class Embedding(Module):
         dw = xp.zeros_like(self.weight.data)  # (V, D)
         self.weight.accumulate_grad(scatter_add_rows(xp, dw, self.cache["flat_ids"], dy2))
         return None
+
+
+def _masked(x: Any, keep: Any, scale: float, inplace: bool) -> Any:
+    r""":math:`x \odot m\, s` for a mask ``keep`` of ``x``'s shape, written over ``x`` when
+    ``inplace``; a big NumPy array block by block on the threads (:func:`by_row_blocks`)."""
+
+    def rows(xb: Any, kb: Any) -> Any:
+        if inplace:
+            xb *= kb
+        else:
+            xb = xb * kb
+        xb *= scale
+        return xb
+
+    if x.ndim < 2 or not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
+        return rows(x, keep)
+    x2, k2 = x.reshape(-1, x.shape[-1]), keep.reshape(-1, x.shape[-1])  # views: (M, H)
+    if inplace:
+        each_row_block(rows, x2, k2)
+        return x
+    return by_row_blocks(rows, x2, k2).reshape(x.shape)
 
 
 def _raw_stream(rng: np.random.Generator, count: int, dtype: str) -> np.ndarray:
