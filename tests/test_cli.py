@@ -390,3 +390,12 @@ def test_output_files_follow_the_umask(tmp_path: Path) -> None:
         os.umask(previous)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "run").iterdir()}
     assert modes == {name: 0o640 for name in ("checkpoint.npz", "metrics.jsonl", "curves.png")}
+
+
+def test_threads_option_also_sets_wavelearn_threads() -> None:
+    code = ("from wavelearn import cli, threads; cli.set_threads(3); "
+            "print(threads.num_threads())")
+    env = {k: v for k, v in os.environ.items() if k != "WAVELEARN_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "3"

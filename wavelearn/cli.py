@@ -164,14 +164,16 @@ def _column(value: str) -> int | str:
 
 def _add_threads(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads of BLAS and torch (default 1: this model's small "
+                        help="CPU threads of BLAS, torch and wavelearn's own NumPy paths "
+                             "(WAVELEARN_NUM_THREADS) (default 1: this model's small "
                              "matrices gain little from more, and on a busy machine threads "
                              "that wait for each other slow training down several times; "
                              "0: the libraries' own default)")
 
 
 def set_threads(count: int) -> list[str]:
-    """Limit the CPU threads of the BLAS and OpenMP libraries, and of torch (0: no change).
+    """Limit the CPU threads of the BLAS and OpenMP libraries, of torch and of wavelearn's
+    own NumPy paths (``WAVELEARN_NUM_THREADS``, :mod:`wavelearn.threads`) (0: no change).
 
     The libraries numpy already loaded are limited with threadpoolctl (any
     BLAS: OpenBLAS, MKL, BLIS); ``OMP_NUM_THREADS`` and friends are set for
@@ -186,7 +188,8 @@ def set_threads(count: int) -> list[str]:
         return []
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "WAVELEARN_NUM_THREADS"):
         os.environ[name] = str(count)
     threadpool_limits(count)
     done = [os.path.basename(pool["filepath"]) for pool in threadpool_info()]
