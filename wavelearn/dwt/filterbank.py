@@ -297,15 +297,25 @@ PARALLEL_MIN = 1 << 22  # outputs from which the blocked path uses several threa
 ROWS_MIN = 256  # samples from which a single-channel signal takes the blocked (rows) path
 
 
-def _use_blocked(xp: Any, x: Any) -> bool:
+def _use_blocked(xp: Any, x: Any, finite: bool = False) -> bool:
     """The blocked path: NumPy, enough contiguous channels -- or one channel
     (``Q = 1``) of a long signal, stored contiguously (see :func:`_filter_down_rows`)
     -- and finite values (a zero of a block matrix times inf would spread NaN
-    within the block; such data take the tap loop)."""
+    within the block; such data take the tap loop). ``finite``: the caller
+    knows ``x`` is finite (:func:`known_finite`), so the pass over it is skipped."""
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fc":
         return False
     rows = x.shape[2] == 1 and x.shape[1] >= ROWS_MIN and x.strides[1] == x.itemsize
-    return (x.shape[2] >= 16 or rows) and bool(np.isfinite(x.sum()))
+    return (x.shape[2] >= 16 or rows) and (finite or bool(np.isfinite(x.sum())))
+
+
+def blocked_candidate(x: Any) -> bool:
+    """Whether ``x`` ``(P, N, Q)`` may take the blocked path at all (NumPy, enough
+    channels, or a long single channel), so that a finiteness check pays off."""
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "fc" or x.ndim != 3:
+        return False
+    P, N, Q = x.shape
+    return Q >= 16 or (Q == 1 and N >= ROWS_MIN) or (P > 1 and Q > 1 and P * Q >= 16)
 
 
 def filter_down(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
@@ -660,7 +670,7 @@ def _device(x: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
-MOVE_MAX_Q = 1024  # a batch of signals with fewer channels is put side by side (_one_row)
+MOVE_MAX_Q = 256  # a batch of signals with fewer channels is put side by side (_one_row)
 
 
 def _one_row(x: Any) -> np.ndarray | None:
@@ -693,7 +703,8 @@ def _from_one_row(y: np.ndarray, P: int) -> np.ndarray:
 
 
 def extend_filter_down(
-    xp: Any, x: Any, filters: np.ndarray, n_out: int, left: int, right: int, mode: str
+    xp: Any, x: Any, filters: np.ndarray, n_out: int, left: int, right: int, mode: str,
+    *, finite: bool = False,
 ) -> Any:
     r""":math:`D E x`: ``filter_down(extend(x, left, right, mode), filters, n_out)``.
 
@@ -701,14 +712,16 @@ def extend_filter_down(
     2o - left + F]``. For the outputs ``o0 <= o < o1`` that window lies inside
     ``x``, so the blocked path reads them straight from ``x``; only the first
     and last few read a short piece of padding + signal. Returns ``(B, P, n_out, Q)``.
+    ``finite``: ``x`` is known to be finite (:func:`known_finite`): no pass to check it.
     """
     (P, N, Q), (B, F) = x.shape, filters.shape
     row = _one_row(x)
     if row is not None:  # the P signals side by side: (1, N, P Q)
-        return _from_one_row(extend_filter_down(xp, row, filters, n_out, left, right, mode), P)
+        y = extend_filter_down(xp, row, filters, n_out, left, right, mode, finite=finite)
+        return _from_one_row(y, P)
     o0 = -(-left // 2)  # first output whose window starts inside x
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
-    if o1 <= o0 or not _use_blocked(xp, x):
+    if o1 <= o0 or not _use_blocked(xp, x, finite):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
     y = new_bands(B, P, n_out, Q, x.dtype)
     _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
@@ -724,7 +737,8 @@ def extend_filter_down(
 
 
 def filter_up_fold(
-    xp: Any, bands: list, filters: np.ndarray, n: int, left: int, right: int, mode: str
+    xp: Any, bands: list, filters: np.ndarray, n: int, left: int, right: int, mode: str,
+    *, finite: bool = False,
 ) -> Any:
     r""":math:`E^T U y`: ``extend_adjoint(filter_up(bands, filters, left + n + right),
     n, left, right, mode)``, the adjoint of :func:`extend_filter_down`.
@@ -732,13 +746,14 @@ def filter_up_fold(
     The blocked path computes the middle ``z[left : left + n]`` straight into
     the result and only the short ends ``z[:left]``, ``z[left + n:]`` apart,
     to fold them onto the samples they padded. Returns ``(P, n, Q)``.
+    ``finite``: the bands are known to be finite (:func:`known_finite`).
     """
     length = left + n + right
     rows = [_one_row(b) for b in bands]
     if all(r is not None for r in rows):  # the P signals side by side: (1, n, P Q)
-        fold = filter_up_fold(xp, rows, filters, n, left, right, mode)
+        fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite)
         return _from_one_row(fold, bands[0].shape[0])
-    if not all(_use_blocked(xp, b) for b in bands):
+    if not all(_use_blocked(xp, b, finite) for b in bands):
         return extend_adjoint(xp, filter_up(xp, bands, filters, length), n, left, right, mode)
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
     dx = _filter_up_blocked(bands, filters, left + n, start=left)  # (P, n, Q)
