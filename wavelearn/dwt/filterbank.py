@@ -728,12 +728,22 @@ def extend_filter_down(
     pad_l, pad_r = _pads_finite(x, left, right, mode)  # (P, left, Q), (P, right, Q)
     if o0 > 0:  # padded samples [0, 2(o0 - 1) + F)
         head = xp.concat([pad_l, x[:, : 2 * (o0 - 1) + F - left]], axis=1)
-        y[:, :, :o0] = filter_down(xp, head, filters, o0)
+        _edge_down(xp, head, filters, o0, finite, y[:, :, :o0])
     if o1 < n_out:  # padded samples [2 o1, left + N + right)
         s = 2 * o1 - left  # (only F = 1 can start past x, in pad_r)
         tail = xp.concat([x[:, s:], pad_r[:, max(0, s - N) :]], axis=1)
-        y[:, :, o1:] = filter_down(xp, tail, filters, n_out - o1)
+        _edge_down(xp, tail, filters, n_out - o1, finite, y[:, :, o1:])
     return y
+
+
+def _edge_down(xp: Any, x: Any, filters: np.ndarray, n_out: int, finite: bool,
+               out: np.ndarray) -> None:
+    """``out`` <- ``filter_down(x)`` for a short piece at an end; a piece of known
+    finite data goes the blocked way without a check."""
+    if finite and _use_blocked(xp, x, finite):
+        _filter_down_blocked(x, filters, n_out, out=out)
+    else:
+        out[...] = filter_down(xp, x, filters, n_out)
 
 
 def filter_up_fold(
