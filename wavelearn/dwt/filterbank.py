@@ -290,6 +290,7 @@ def _runs(cols: np.ndarray) -> list[tuple[int, int, int]]:
 # ---------------------------------------------------------------------------
 
 BLOCK = 2  # output pairs per block of the blocked filter_up; 1..4 measured alike
+FUSED_BLOCK = 4  # the same, bands interleaved (_filter_up_fused); 2..8 measured alike
 CHUNK = 1 << 18  # output elements per matmul task (1 MB of float32; 2**16..2**19 alike)
 PARALLEL_MIN = 1 << 22  # outputs from which the blocked path uses several threads
 
@@ -470,7 +471,8 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     stick out, come from :func:`_filter_up_edge`.
     """
     (P, n, Q), F = bands[0].shape, filters.shape[1]
-    T = _row_block(F) if Q == 1 else BLOCK
+    yy = interleaved(bands) if Q > 1 else None  # (P, n B, Q) or None
+    T = _row_block(F) if Q == 1 else BLOCK if yy is None else FUSED_BLOCK
     J = (F + 1) // 2
     z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
     k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
@@ -480,8 +482,11 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
     z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
     if n_blocks:
-        blocks = _filter_up_rows if Q == 1 else _filter_up_blocks
-        blocks(bands, filters, k0, T, z[:, lo:hi])
+        if yy is not None:
+            _filter_up_fused(yy, len(bands), filters, k0, T, z[:, lo:hi])
+        else:
+            blocks = _filter_up_rows if Q == 1 else _filter_up_blocks
+            blocks(bands, filters, k0, T, z[:, lo:hi])
     return z
 
 
@@ -536,6 +541,59 @@ def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.n
             out += np.matmul(m_b, w[ps, ks])
 
     _run(task, _chunks(P, n_blocks, 2 * T * Q), z.size)
+
+
+def _filter_up_fused(yy: np.ndarray, B: int, filters: np.ndarray, k0: int, T: int,
+                      z: np.ndarray) -> None:
+    r""":func:`_filter_up_blocks` with all bands in one product: with the bands
+    interleaved (``yy`` ``(P, n B, Q)``, row ``oB + b`` is :math:`y_b[o]`,
+    :func:`interleaved`), block ``j`` (pairs from ``k = k0 + jT``) reads the ``B K``
+    consecutive rows from :math:`y_0[k - J + 1]` on, so
+
+    .. math:: z[2k : 2k + 2T] = [M_0 \ldots M_{B-1}]_{(o, b)}\, Y_{(o, b)}
+              \qquad (2T, K B) @ (K B, Q),
+
+    one ``matmul`` per block instead of one per band and a sum
+    (:func:`_fused_up_matrix`): fewer, larger products, no temporary. Measured
+    about 1.5 to 2 times faster.
+    """
+    (P, _, Q), J = yy.shape, (filters.shape[1] + 1) // 2
+    n_blocks, K = z.shape[1] // (2 * T), T + J - 1
+    m = _filter_matrix(_fused_up_matrix, filters, T, yy.real.dtype)  # (2T, K B)
+    s0, s1, s2 = yy.strides
+    windows = as_strided(yy[:, B * (k0 - J + 1) :], (P, n_blocks, B * K, Q),
+                         (s0, T * B * s1, s1, s2), writeable=False)  # no copy
+    z0, z1, z2 = z.strides
+    blocks = as_strided(z, (P, n_blocks, 2 * T, Q), (z0, 2 * T * z1, z1, z2))
+
+    def task(ps: slice, ks: slice) -> None:
+        np.matmul(m, windows[ps, ks], out=blocks[ps, ks])  # (2T, K B) @ (p, k, K B, Q)
+
+    _run(task, _chunks(P, n_blocks, 2 * T * Q), z.size)
+
+
+def _fused_up_matrix(filters: np.ndarray, T: int) -> np.ndarray:
+    """The matrices of :func:`_up_matrices` side by side, columns in ``(o, b)``
+    order to match interleaved bands: ``(2T, K B)``."""
+    m = _up_matrices(filters, T)  # (B, 2T, K)
+    return np.ascontiguousarray(m.transpose(1, 2, 0)).reshape(m.shape[1], -1)
+
+
+def interleaved(bands: list) -> np.ndarray | None:
+    """The ``B`` bands ``(P, n, Q)`` as one array ``(P, n B, Q)`` whose row
+    ``oB + b`` is :math:`y_b[o]`, a free view, when they are stored that way (as
+    :func:`new_bands` stores the results of a level); else None (a copy would
+    cost more than it saves)."""
+    y0, B = bands[0], len(bands)
+    (P, n, Q), (s0, s1, s2) = y0.shape, y0.strides
+    step = s1 // B
+    at = [b.__array_interface__["data"][0] for b in bands]
+    if step and s1 == B * step and all(
+        b.shape == y0.shape and b.strides == y0.strides and b.dtype == y0.dtype
+        and at[i] - at[0] == i * step for i, b in enumerate(bands)
+    ):
+        return as_strided(y0, (P, n * B, Q), (s0, step, s2), writeable=False)
+    return None
 
 
 def _filter_up_edge(bands: list, filters: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -685,7 +743,7 @@ def _one_row(x: Any) -> np.ndarray | None:
     large enough already). None for a single signal, a single channel (the
     row path of :func:`_filter_down_rows` handles those), other backends.
     """
-    if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1:
+    if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1 or x.size == 0:
         return None
     P, N, Q = x.shape
     s0, s1, s2 = x.strides
@@ -694,6 +752,29 @@ def _one_row(x: Any) -> np.ndarray | None:
     if Q >= MOVE_MAX_Q:
         return None
     return np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(1, N, P * Q)  # (1, N, P Q)
+
+
+def _bands_in_one_row(bands: list) -> list | None:
+    """:func:`_one_row` of each band; where that needs a copy, the bands are copied
+    together, interleaved (for :func:`interleaved`, so that a second copy is spared)."""
+    if all(_one_row_is_view(b) for b in bands):
+        return [_one_row(b) for b in bands]
+    y0 = bands[0]
+    if not all(_one_row(b[:, :1]) is not None and b.shape == y0.shape and b.dtype == y0.dtype
+               for b in bands):  # (a one-sample slice: _one_row copies little to say so)
+        return None
+    (P, n, Q), B = y0.shape, len(bands)
+    buf = np.empty((n, B, P, Q), dtype=y0.dtype)
+    for i, b in enumerate(bands):
+        buf[:, i] = b.transpose(1, 0, 2)
+    return [buf[:, i].reshape(1, n, P * Q) for i in range(B)]
+
+
+def _one_row_is_view(x: Any) -> bool:
+    """Whether :func:`_one_row` of ``x`` is a free view."""
+    if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1 or x.size == 0:
+        return False
+    return x.strides[2] == x.itemsize and x.strides[0] == x.shape[2] * x.strides[2]
 
 
 def _from_one_row(y: np.ndarray, P: int) -> np.ndarray:
@@ -759,8 +840,8 @@ def filter_up_fold(
     ``finite``: the bands are known to be finite (:func:`known_finite`).
     """
     length = left + n + right
-    rows = [_one_row(b) for b in bands]
-    if all(r is not None for r in rows):  # the P signals side by side: (1, n, P Q)
+    rows = _bands_in_one_row(bands)
+    if rows is not None:  # the P signals side by side: (1, n, P Q)
         fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite)
         return _from_one_row(fold, bands[0].shape[0])
     if not all(_use_blocked(xp, b, finite) for b in bands):
