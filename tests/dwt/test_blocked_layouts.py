@@ -135,3 +135,23 @@ def test_waverec_writing_next_to_the_next_band_equals_the_tap_loop(shape, mode, 
     np.testing.assert_allclose(got, wl.waverec(coeffs, "db3", mode, axis=1), atol=1e-11)
     ref_none = wl.waverec([coeffs[0], None, *coeffs[2:]], "db3", mode, axis=1)
     np.testing.assert_allclose(with_none, ref_none, atol=1e-11)
+
+
+@pytest.mark.parametrize("P, Q", [(3, 20), (1, 24), (2, 300)])
+@pytest.mark.parametrize("dtype", ["float64", "float32", "complex128"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["db4", "sym7", "bior3.5"])
+def test_extend_filter_down_ends_by_operators_equal_the_tap_loop(name, mode, dtype, P, Q):
+    """The ends of extend_filter_down come from precomputed operators on x
+    (_edge_operator, read in place, also at the far end in periodic modes); short
+    signals are all ends."""
+    w = as_wavelet(name)
+    for n in (2, 3, 7, 8, 16, 29, 64):
+        if n < 2 and mode in ("reflect", "antireflect"):
+            continue
+        x = _data((P, n, Q), dtype, n)
+        filters, left, right, n_out = analysis_filters(w, mode, n)
+        got = fb.extend_filter_down(np, x, filters, n_out, left, right, mode)
+        ref = fb.filter_down_taps(np, fb.extend(np, x, left, right, mode), filters, n_out)
+        assert got.shape == ref.shape and got.dtype == ref.dtype
+        _close(got, ref)

@@ -741,6 +741,7 @@ class _Spy:
         self.calls = {"down_blocked": 0, "up_blocked": 0, "down_taps": 0, "up_taps": 0}
         for key, attr in (
             ("down_blocked", "_filter_down_blocked"),
+            ("down_blocked", "_apply_edge"),  # the ends of the blocked path
             ("up_blocked", "_filter_up_blocked"),
             ("down_taps", "filter_down_taps"),
             ("up_taps", "filter_up_taps"),

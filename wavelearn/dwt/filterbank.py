@@ -844,6 +844,15 @@ def extend_filter_down(
     if o1 <= o0 or not _use_blocked(xp, x, finite):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
     y = new_bands(B, P, n_out, Q, x.dtype)
+    if Q > 1:  # the ends by small operators on x (_edge_operator), straight into y
+        o1 = o0 + (o1 - o0) // TBLOCK * TBLOCK  # the middle: whole blocks of TBLOCK
+        if o1 > o0:
+            _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
+        for oa, ob in ((0, o0), (o1, n_out)):
+            if ob > oa:
+                _apply_edge(_edge_operator(filters, N, left, right, mode, oa, ob, x.dtype),
+                            x, _rows_of(y, oa, ob))
+        return y
     _filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
     pad_l, pad_r = _pads_finite(x, left, right, mode)  # (P, left, Q), (P, right, Q)
     if o0 > 0:  # padded samples [0, 2(o0 - 1) + F)
@@ -854,6 +863,61 @@ def extend_filter_down(
         tail = xp.concat([x[:, s:], pad_r[:, max(0, s - N) :]], axis=1)
         _edge_down(xp, tail, filters, n_out - o1, finite, y[:, :, o1:])
     return y
+
+
+def _rows_of(y: np.ndarray, oa: int, ob: int) -> np.ndarray:
+    """Outputs ``oa <= o < ob`` of ``y`` ``(B, P, n, Q)`` stored as :func:`new_bands`
+    does, as one view ``(P, (ob - oa) B, Q)`` with rows in ``(o, b)`` order."""
+    y0, y1, y2, y3 = y.strides
+    assert y2 == y.shape[0] * y0, "_rows_of: bands not interleaved"
+    return as_strided(y[:, :, oa:], (y.shape[1], (ob - oa) * y.shape[0], y.shape[3]),
+                      (y1, y0, y3))
+
+
+def _edge_operator(filters: np.ndarray, N: int, left: int, right: int, mode: str,
+                   oa: int, ob: int, dtype: Any) -> list:
+    r"""Outputs ``oa <= o < ob`` of :func:`extend_filter_down` (a few, at one end)
+    as a linear map of the few samples of ``x`` they read, through the padding or
+    directly: :math:`y_{(o, b)} = H\, x[C]`. Built once per call shape (in
+    float64, from the extension matrices and the tap loop applied to the basis
+    of ``x[C]``), then cast. Returned as ``[(start, stop, H_run)]`` over the
+    contiguous runs of ``C``, so that ``x`` is read in place (finite data only:
+    the zeros of ``H`` would turn inf into NaN)."""
+    key = ("edge", filters.tobytes(), filters.shape, N, left, right, mode, oa, ob,
+           np.dtype(dtype).str)
+    ops = _MATRICES.get(key)
+    if ops is not None:
+        return ops
+    cols_l, m_l, cols_r, m_r = extension_matrices(N, left, right, mode)
+    reads = []  # per padded sample p in [2 oa, 2(ob - 1) + F): {column of x: weight}
+    for p in range(2 * oa, 2 * (ob - 1) + filters.shape[1]):
+        if p < left:
+            reads.append(dict(zip(cols_l.tolist(), m_l[p], strict=True)))
+        elif p < left + N:
+            reads.append({p - left: 1.0})
+        else:
+            reads.append(dict(zip(cols_r.tolist(), m_r[p - left - N], strict=True)))
+    cols = np.array(sorted(set().union(*reads)), dtype=np.int64)
+    where = {c: i for i, c in enumerate(cols.tolist())}
+    e = np.zeros((len(reads), len(cols)))  # padded samples from x[cols]
+    for r, row in enumerate(reads):
+        for c, v in row.items():
+            e[r, where[c]] += v
+    h = filter_down_taps(np, e[None], filters, ob - oa)[:, 0]  # (B, o, C)
+    h = h.transpose(1, 0, 2).reshape(-1, len(cols)).astype(dtype)  # rows (o, b)
+    ops = [(a, b, np.ascontiguousarray(h[:, j : j + b - a])) for a, b, j in _runs(cols)]
+    if len(_MATRICES) >= 512:
+        _MATRICES.clear()
+    _MATRICES[key] = ops
+    return ops
+
+
+def _apply_edge(ops: list, x: np.ndarray, out: np.ndarray) -> None:
+    r"""``out`` ``(P, r, Q)`` <- :math:`\sum_\text{runs} H_\text{run}\, x[\text{run}]`."""
+    (a, b, h), *rest = ops
+    np.matmul(h, x[:, a:b], out=out)  # (r, c) @ (P, c, Q)
+    for a, b, h in rest:
+        out += np.matmul(h, x[:, a:b])
 
 
 def _edge_down(xp: Any, x: Any, filters: np.ndarray, n_out: int, finite: bool,
