@@ -460,7 +460,7 @@ def filter_up_taps(xp: Any, bands: list, filters: np.ndarray, length: int) -> An
 
 
 def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int = 0,
-                       out: np.ndarray | None = None) -> np.ndarray:
+                       out: np.ndarray | None = None, ends: bool = True) -> np.ndarray:
     r"""Blocked :func:`filter_up`, for the part ``z[start:length]`` only.
 
     Output pairs are polyphase sums: :math:`z[2k+s] = \sum_b \sum_j f_b[s+2j]\,
@@ -469,20 +469,19 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     each band: it is :math:`\sum_b M_b\, y_b[k-J+1 : k+T]` with the ``(2T, K)``
     matrices of :func:`_up_matrices`. Blocks whose windows lie inside the bands
     are batched ``matmul``\ s; the few samples at either end, whose windows
-    stick out, come from :func:`_filter_up_edge`. ``out``: where to write ``z``.
+    stick out, come from :func:`_filter_up_edge`. ``out``: where to write ``z``;
+    ``ends=False``: leave those ends to the caller (:func:`_up_middle` says where).
     """
     (P, n, Q), F = bands[0].shape, filters.shape[1]
     yy = interleaved(bands) if Q > 1 else None  # (P, n B, Q) or None
-    T = _row_block(F) if Q == 1 else BLOCK if yy is None else FUSED_BLOCK
+    T = _up_block_size(bands, F)
     J = (F + 1) // 2
     z = np.empty((P, length - start, Q), dtype=bands[0].dtype) if out is None else out
     assert z.shape == (P, length - start, Q), "filter_up: out has the wrong shape"
-    k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
-    n_blocks = max(0, min((n - T - k0) // T + 1, (length - 2 * k0) // (2 * T)))
-    lo = 2 * k0 - start if n_blocks else 0  # z[lo:hi] (relative to start) from blocks
-    hi = lo + 2 * T * n_blocks
-    z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
-    z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
+    k0, n_blocks, lo, hi = _up_middle(n, J, T, length, start)
+    if ends:
+        z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
+        z[:, hi:] = _filter_up_edge(bands, filters, start + hi, length)
     if n_blocks:
         if yy is not None:
             _filter_up_fused(yy, len(bands), filters, k0, T, z[:, lo:hi])
@@ -492,7 +491,24 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     return z
 
 
-_MATRICES: dict[tuple, np.ndarray] = {}
+def _up_middle(n: int, J: int, T: int, length: int, start: int) -> tuple[int, int, int, int]:
+    """``(k0, n_blocks, lo, hi)``: the blocks of :func:`_filter_up_blocked`, from pair
+    ``k0`` on, fill ``z[lo:hi]`` (relative to ``start``); their windows lie inside
+    the ``n`` coefficients and their outputs inside ``z[start:length]``."""
+    k0 = max(J - 1, -(-start // 2))  # first block: its window and output are inside
+    n_blocks = max(0, min((n - T - k0) // T + 1, (length - 2 * k0) // (2 * T)))
+    lo = 2 * k0 - start if n_blocks else 0
+    return k0, n_blocks, lo, lo + 2 * T * n_blocks
+
+
+def _up_block_size(bands: list, F: int) -> int:
+    """``T`` of :func:`_filter_up_blocked` for these bands."""
+    if bands[0].shape[2] == 1:
+        return _row_block(F)
+    return BLOCK if interleaved(bands) is None else FUSED_BLOCK
+
+
+_MATRICES: dict[tuple, Any] = {}
 
 
 def _filter_matrix(build: Callable, filters: np.ndarray, T: int, dtype: Any) -> np.ndarray:
@@ -865,6 +881,88 @@ def extend_filter_down(
     return y
 
 
+def _fold_edge_operator(filters: np.ndarray, n_c: int, n: int, left: int, right: int,
+                        mode: str, lo: int, hi: int, dtype: Any) -> list:
+    r"""What :func:`filter_up_fold` adds to the middle ``dx[lo:hi]`` that blocks
+    computed: every other sample of ``dx``, and the padding gradients folded back
+    (:math:`E^T`), as small linear maps of the few coefficients near the ends
+    that they read. Built once per call shape in float64 (tap by tap, for each
+    such coefficient), then cast. Returns ``[(ra, rb, add, terms)]``: rows
+    ``dx[ra:rb]`` are set (``add`` False: outside the middle) or incremented
+    (``add``: fold targets inside it) by :math:`\sum H\, y_b[c_a:c_b]` over
+    ``terms = [(b, c_a, c_b, H)]``. Finite data only (zeros of ``H`` times inf)."""
+    key = ("fold", filters.tobytes(), filters.shape, n_c, n, left, right, mode, lo, hi,
+           np.dtype(dtype).str)
+    ops = _MATRICES.get(key)
+    if ops is None:
+        ops = _build_fold_edge(filters, n_c, n, left, right, mode, lo, hi, dtype)
+        if len(_MATRICES) >= 512:
+            _MATRICES.clear()
+        _MATRICES[key] = ops
+    return ops
+
+
+def _build_fold_edge(filters: np.ndarray, n_c: int, n: int, left: int, right: int,
+                     mode: str, lo: int, hi: int, dtype: Any) -> list:
+    """:func:`_fold_edge_operator`, built: ``z[2c + i] += f_b[i] y_b[c]``, then
+    ``dx[r] = z[left + r]`` outside the middle, and the padding folded back."""
+    (B, F), J, length = filters.shape, (filters.shape[1] + 1) // 2, left + n + right
+    outside = [*range(0, left + lo), *range(left + hi, length)]  # rows of z, not blocks
+    coeffs = sorted({c for p in outside for c in range(p // 2 - J + 1, p // 2 + 1)
+                     if 0 <= c < n_c})
+    folds = extension_matrices(n, left, right, mode) if mode != "zero" else None
+    rows: dict[int, np.ndarray] = {r: np.zeros((B, len(coeffs)))
+                                   for r in [*range(0, lo), *range(hi, n)]}
+
+    def add(r: int, b: int, ci: int, v: float) -> None:
+        rows.setdefault(r, np.zeros((B, len(coeffs))))[b, ci] += v
+
+    for ci, c in enumerate(coeffs):
+        for b in range(B):
+            for i in range(F):
+                p, v = 2 * c + i, filters[b, i]
+                if left <= p < left + n:
+                    if not lo <= p - left < hi:  # (the blocks have those)
+                        add(p - left, b, ci, v)
+                elif folds is not None and p < left:
+                    for col, m in zip(folds[0], folds[1][p], strict=True):
+                        add(int(col), b, ci, v * m)
+                elif folds is not None:
+                    for col, m in zip(folds[2], folds[3][p - left - n], strict=True):
+                        add(int(col), b, ci, v * m)
+    return _fold_edge_runs(rows, np.array(coeffs, dtype=np.int64), lo, hi, dtype)
+
+
+def _fold_edge_runs(rows: dict, coeffs: np.ndarray, lo: int, hi: int, dtype: Any) -> list:
+    """Group :func:`_build_fold_edge`'s rows into runs of ``dx`` (each wholly outside
+    or inside the middle) and its coefficients into runs of each band."""
+    ops = []
+    order = sorted(rows)
+    for ra, rb, j in _runs(np.array(order, dtype=np.int64)):
+        cuts = sorted({ra, rb, *(c for c in (lo, hi) if ra < c < rb)})
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            h = np.stack([rows[order[j + r - ra]] for r in range(a, b)], axis=1)  # (B, r, C)
+            terms = [(band, ca, cb, np.ascontiguousarray(h[band][:, k : k + cb - ca])
+                      .astype(dtype)) for band in range(h.shape[0])
+                     for ca, cb, k in _runs(coeffs) if h[band][:, k : k + cb - ca].any()]
+            ops.append((a, b, lo <= a < hi, terms))
+    return ops
+
+
+def _apply_fold_edge(ops: list, bands: list, dx: np.ndarray) -> None:
+    """Apply :func:`_fold_edge_operator`'s maps to the bands, into ``dx`` ``(P, n, Q)``."""
+    for ra, rb, add, terms in ops:
+        out = dx[:, ra:rb]
+        if not add:
+            if not terms:
+                out[...] = 0
+                continue
+            (b, ca, cb, h), *terms = terms
+            np.matmul(h, bands[b][:, ca:cb], out=out)  # (r, c) @ (P, c, Q)
+        for b, ca, cb, h in terms:
+            out += np.matmul(h, bands[b][:, ca:cb])
+
+
 def _rows_of(y: np.ndarray, oa: int, ob: int) -> np.ndarray:
     """Outputs ``oa <= o < ob`` of ``y`` ``(B, P, n, Q)`` stored as :func:`new_bands`
     does, as one view ``(P, (ob - oa) B, Q)`` with rows in ``(o, b)`` order."""
@@ -957,6 +1055,13 @@ def filter_up_fold(
         z = filter_up(xp, bands, filters, length)
         return _into(out, extend_adjoint(xp, z, n, left, right, mode))
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
+    (_, n_c, Q), F = bands[0].shape, filters.shape[1]
+    if Q > 1:  # the middle by blocks, the rest by small operators (_fold_edge_operator)
+        dx = _filter_up_blocked(bands, filters, left + n, start=left, out=out, ends=False)
+        _, _, lo, hi = _up_middle(n_c, (F + 1) // 2, _up_block_size(bands, F), left + n, left)
+        ops = _fold_edge_operator(filters, n_c, n, left, right, mode, lo, hi, dx.dtype)
+        _apply_fold_edge(ops, bands, dx)
+        return dx
     dx = _filter_up_blocked(bands, filters, left + n, start=left, out=out)  # (P, n, Q)
     if mode == "zero":  # zero padding read nothing: nothing to fold back
         return dx
