@@ -105,38 +105,6 @@ def test_fused_path_runs_for_interleaved_bands(monkeypatch):
     assert calls == {"fused": 1, "blocks": 1}, calls
 
 
-@pytest.mark.filterwarnings("ignore:Level value of 3 is too high:UserWarning")
-@pytest.mark.parametrize("shape", [(3, 37, 20), (2, 45, 300), (1, 41, 24)])
-@pytest.mark.parametrize("mode", MODES)
-def test_waverec_writing_next_to_the_next_band_equals_the_tap_loop(shape, mode, monkeypatch):
-    """waverec writes each level's result next to a copy of the next detail band
-    (interleaved_pair); the result equals the tap loop and pywt, odd lengths and
-    None bands included, and the caller's coefficients are left alone."""
-    import pywt
-
-    x = _data(shape, "float64", 5)
-    coeffs = pywt.wavedec(x, "db3", mode, level=3, axis=1)
-    kept = [c.copy() for c in coeffs]
-    pairs = {"n": 0}
-    real = fb.interleaved_pair
-
-    def spy(*args):
-        pairs["n"] += 1
-        return real(*args)
-
-    monkeypatch.setattr(fb, "interleaved_pair", spy)
-    got = wl.waverec(coeffs, "db3", mode, axis=1)
-    assert pairs["n"] == 2
-    with_none = wl.waverec([coeffs[0], None, *coeffs[2:]], "db3", mode, axis=1)
-    for c, k in zip(coeffs, kept, strict=True):
-        assert np.array_equal(c, k)
-    np.testing.assert_allclose(got, pywt.waverec(coeffs, "db3", mode, axis=1), atol=1e-11)
-    monkeypatch.setattr(fb, "_use_blocked", lambda xp, a, finite=False: False)
-    np.testing.assert_allclose(got, wl.waverec(coeffs, "db3", mode, axis=1), atol=1e-11)
-    ref_none = wl.waverec([coeffs[0], None, *coeffs[2:]], "db3", mode, axis=1)
-    np.testing.assert_allclose(with_none, ref_none, atol=1e-11)
-
-
 @pytest.mark.parametrize("P, Q", [(3, 20), (1, 24), (2, 300)])
 @pytest.mark.parametrize("dtype", ["float64", "float32", "complex128"])
 @pytest.mark.parametrize("mode", MODES)

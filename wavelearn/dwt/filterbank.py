@@ -460,7 +460,7 @@ def filter_up_taps(xp: Any, bands: list, filters: np.ndarray, length: int) -> An
 
 
 def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int = 0,
-                       out: np.ndarray | None = None, ends: bool = True) -> np.ndarray:
+                       ends: bool = True) -> np.ndarray:
     r"""Blocked :func:`filter_up`, for the part ``z[start:length]`` only.
 
     Output pairs are polyphase sums: :math:`z[2k+s] = \sum_b \sum_j f_b[s+2j]\,
@@ -469,15 +469,14 @@ def _filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int
     each band: it is :math:`\sum_b M_b\, y_b[k-J+1 : k+T]` with the ``(2T, K)``
     matrices of :func:`_up_matrices`. Blocks whose windows lie inside the bands
     are batched ``matmul``\ s; the few samples at either end, whose windows
-    stick out, come from :func:`_filter_up_edge`. ``out``: where to write ``z``;
-    ``ends=False``: leave those ends to the caller (:func:`_up_middle` says where).
+    stick out, come from :func:`_filter_up_edge` (``ends=False``: left to the
+    caller, :func:`_up_middle` says where).
     """
     (P, n, Q), F = bands[0].shape, filters.shape[1]
     yy = interleaved(bands) if Q > 1 else None  # (P, n B, Q) or None
     T = _up_block_size(bands, F)
     J = (F + 1) // 2
-    z = np.empty((P, length - start, Q), dtype=bands[0].dtype) if out is None else out
-    assert z.shape == (P, length - start, Q), "filter_up: out has the wrong shape"
+    z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
     k0, n_blocks, lo, hi = _up_middle(n, J, T, length, start)
     if ends:
         z[:, :lo] = _filter_up_edge(bands, filters, start, start + lo)
@@ -788,43 +787,6 @@ def _bands_in_one_row(bands: list) -> list | None:
     return [buf[:, i].reshape(1, n, P * Q) for i in range(B)]
 
 
-def _writable_row(out: np.ndarray | None) -> np.ndarray | None:
-    """A writable :func:`_one_row` view ``(1, n, P Q)`` of ``out`` ``(P, n, Q)``, when
-    ``out`` is stored ``(n, P, Q)``-wise; else None."""
-    if out is None or not _one_row_is_view(out):
-        return None
-    (P, n, Q), (_, s1, s2) = out.shape, out.strides
-    return as_strided(out, (1, n, P * Q), (0, s1, s2))
-
-
-def _into(out: np.ndarray | None, y: Any) -> Any:
-    """``y``, copied into ``out`` when one is given."""
-    if out is None:
-        return y
-    out[...] = y
-    return out
-
-
-def interleaved_pair(d: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Room for a result ``(P, n, Q)`` stored interleaved with a copy of the band
-    ``d`` ``(P, n_d <= n, Q)``, so that the two are one free :func:`interleaved`
-    view (side by side as :func:`_one_row` puts them, when it moves the batch).
-    For waverec: a level writes its result next to the detail band of the next
-    level, whose fused product (:func:`_filter_up_fused`) then reads both.
-    Returns ``(out, d_copy)``."""
-    P, n_d, Q = d.shape
-    assert n_d <= n, "interleaved_pair: the band is longer than the result"
-    if P > 1 and 1 < Q < MOVE_MAX_Q:  # the batch will be put side by side: (n, P Q)
-        buf = np.empty((n, 2, P, Q), dtype=d.dtype)  # (n, band, P, Q)
-        out, copy = buf[:, 0].transpose(1, 0, 2), buf[:, 1].transpose(1, 0, 2)
-    else:
-        y = new_bands(2, P, n, Q, d.dtype)  # (P, n, band, Q)
-        out, copy = y[0], y[1]
-    copy = copy[:, :n_d]
-    copy[...] = d
-    return out, copy
-
-
 def _one_row_is_view(x: Any) -> bool:
     """Whether :func:`_one_row` of ``x`` is a free view."""
     if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1 or x.size == 0:
@@ -1030,7 +992,7 @@ def _edge_down(xp: Any, x: Any, filters: np.ndarray, n_out: int, finite: bool,
 
 def filter_up_fold(
     xp: Any, bands: list, filters: np.ndarray, n: int, left: int, right: int, mode: str,
-    *, finite: bool = False, out: np.ndarray | None = None,
+    *, finite: bool = False,
 ) -> Any:
     r""":math:`E^T U y`: ``extend_adjoint(filter_up(bands, filters, left + n + right),
     n, left, right, mode)``, the adjoint of :func:`extend_filter_down`.
@@ -1039,30 +1001,24 @@ def filter_up_fold(
     the result and only the short ends ``z[:left]``, ``z[left + n:]`` apart,
     to fold them onto the samples they padded. Returns ``(P, n, Q)``.
     ``finite``: the bands are known to be finite (:func:`known_finite`).
-    ``out``: a NumPy ``(P, n, Q)`` array to write the result into (e.g. one band
-    of :func:`interleaved_pair`); it is then returned.
     """
     length = left + n + right
     rows = _bands_in_one_row(bands)
     if rows is not None:  # the P signals side by side: (1, n, P Q)
-        out_row = _writable_row(out)
-        fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite,
-                              out=out_row)
-        if out_row is not None:  # the result is already in out
-            return out
-        return _into(out, _from_one_row(fold, bands[0].shape[0]))
+        fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite)
+        return _from_one_row(fold, bands[0].shape[0])
     if not all(_use_blocked(xp, b, finite) for b in bands):
         z = filter_up(xp, bands, filters, length)
-        return _into(out, extend_adjoint(xp, z, n, left, right, mode))
+        return extend_adjoint(xp, z, n, left, right, mode)
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
     (_, n_c, Q), F = bands[0].shape, filters.shape[1]
     if Q > 1:  # the middle by blocks, the rest by small operators (_fold_edge_operator)
-        dx = _filter_up_blocked(bands, filters, left + n, start=left, out=out, ends=False)
+        dx = _filter_up_blocked(bands, filters, left + n, start=left, ends=False)
         _, _, lo, hi = _up_middle(n_c, (F + 1) // 2, _up_block_size(bands, F), left + n, left)
         ops = _fold_edge_operator(filters, n_c, n, left, right, mode, lo, hi, dx.dtype)
         _apply_fold_edge(ops, bands, dx)
         return dx
-    dx = _filter_up_blocked(bands, filters, left + n, start=left, out=out)  # (P, n, Q)
+    dx = _filter_up_blocked(bands, filters, left + n, start=left)  # (P, n, Q)
     if mode == "zero":  # zero padding read nothing: nothing to fold back
         return dx
     g_l = _filter_up_edge(bands, filters, 0, left)  # (P, left, Q)

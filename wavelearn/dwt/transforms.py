@@ -265,22 +265,19 @@ def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: 
 
 
 def synthesis_level(
-    xp: Any, a: Any, d: Any, w: Wavelet, mode: str, *, finite: bool = False, out: Any = None
+    xp: Any, a: Any, d: Any, w: Wavelet, mode: str, *, finite: bool = False
 ) -> Any:
     r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
     :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
     periodic padding), the other modes keep the part the padding did not
     touch, :math:`z[F-2 : 2n]` (the adjoint of zero padding). Both are
     :math:`E^T z`, which :func:`filterbank.filter_up_fold` computes without
-    building all of :math:`z`. ``finite``: ``a`` and ``d`` are known to be finite;
-    ``out``: a NumPy array to write the result into (see :func:`waverec`)."""
+    building all of :math:`z`. ``finite``: ``a`` and ``d`` are known to be finite."""
     n, g = a.shape[1], synthesis_filters(w)
     if 2 * n - w.dec_len + 2 < 1 and mode != "periodization":  # too few coefficients:
         # nothing is left (pywt refuses these)
-        z = fb.filter_up(xp, [a, d], g, 2 * n + w.dec_len - 2)[:, w.dec_len - 2 : 2 * n, :]
-        return fb._into(out, z)
-    return fb.filter_up_fold(xp, [a, d], g, *_synthesis_fold(w, mode, n), finite=finite,
-                             out=out)
+        return fb.filter_up(xp, [a, d], g, 2 * n + w.dec_len - 2)[:, w.dec_len - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], g, *_synthesis_fold(w, mode, n), finite=finite)
 
 
 def _synthesis_fold(w: Wavelet, mode: str, n: int) -> tuple[int, int, int, str]:
@@ -505,29 +502,10 @@ def waverec(
         _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
         finite = fin.known_finite(max(bound, bound_a), a.dtype)
         bound_a = max(bound, bound_a) * synthesis_growth(w, mode, a.shape[1])
-        out = None
-        if j + 1 < len(cs):  # write a next to a copy of the next detail band
-            out, cs[j + 1] = _next_pair(a, cs[j + 1], w, mode)
-        a = synthesis_level(xp, a, d, w, mode, finite=finite, out=out)
+        a = synthesis_level(xp, a, d, w, mode, finite=finite)
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
     return _from_3d(xp, crop_length(a, length), layout)
-
-
-def _next_pair(a: Any, d_next: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
-    """Where :func:`waverec` writes a level's result (from ``a``): next to a copy of
-    the next level's detail band ``d_next``, interleaved (:func:`filterbank.interleaved_pair`),
-    so that the next level multiplies both bands in one product. Costs a copy of
-    ``d_next``, saves about twice that. ``(None, d_next)`` where it does not apply
-    (not NumPy, one channel, lengths that do not fit: those raise later)."""
-    length = _synthesis_fold(w, mode, a.shape[1])[0]
-    if not (isinstance(d_next, np.ndarray) and isinstance(a, np.ndarray)
-            and fb.blocked_candidate(d_next) and d_next.shape[2] > 1
-            and d_next.dtype == a.dtype and length >= 1
-            and d_next.shape[1] in (length, length - 1)
-            and d_next.shape[::2] == a.shape[::2]):
-        return None, d_next
-    return fb.interleaved_pair(d_next, length)
 
 
 def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
