@@ -372,10 +372,10 @@ def _filter_down_blocked(
                          writeable=False)
     rest = y_pobq[:, done:]
 
-    def task(ps: slice, rows: slice) -> None:
-        np.matmul(f, windows[ps, rows], out=rest[ps, rows])  # (B, F) @ (p, o, F, Q)
+    def task(ps: slice, rows: slice, qs: slice) -> None:  # (B, F) @ (p, o, F, q)
+        np.matmul(f, windows[ps, rows, :, qs], out=rest[ps, rows, :, qs])
 
-    _run(task, _chunks(P, n_out - done, B * Q), rest.size)
+    _run(task, _column_chunks(P, n_out - done, B, Q, B * F), rest.size)
     return y
 
 
@@ -415,10 +415,10 @@ def _filter_down_tblocks(x: np.ndarray, filters: np.ndarray, n_out: int,
     v0, v1, v2, v3 = y_pobq.strides
     out = as_strided(y_pobq, (P, R, T * B, Q), (v0, T * v1, v2, v3))  # rows (t, b)
 
-    def task(ps: slice, rows: slice) -> None:
-        np.matmul(w, windows[ps, rows], out=out[ps, rows])  # (T B, K) @ (p, r, K, Q)
+    def task(ps: slice, rows: slice, qs: slice) -> None:  # (T B, K) @ (p, r, K, q)
+        np.matmul(w, windows[ps, rows, :, qs], out=out[ps, rows, :, qs])
 
-    _run(task, _chunks(P, R, T * B * Q), P * R * T * B * Q)
+    _run(task, _column_chunks(P, R, T * B, Q, w.size), P * R * T * B * Q)
     return R * T
 
 
@@ -551,13 +551,13 @@ def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.n
     z0, z1, z2 = z.strides
     blocks = as_strided(z, (P, n_blocks, 2 * T, Q), (z0, 2 * T * z1, z1, z2))
 
-    def task(ps: slice, ks: slice) -> None:
-        out = blocks[ps, ks]  # (p, k, 2T, Q)
-        np.matmul(m[0], windows[0][ps, ks], out=out)
+    def task(ps: slice, ks: slice, qs: slice) -> None:
+        out = blocks[ps, ks, :, qs]  # (p, k, 2T, q)
+        np.matmul(m[0], windows[0][ps, ks, :, qs], out=out)
         for m_b, w in zip(m[1:], windows[1:], strict=True):
-            out += np.matmul(m_b, w[ps, ks])
+            out += np.matmul(m_b, w[ps, ks, :, qs])
 
-    _run(task, _chunks(P, n_blocks, 2 * T * Q), z.size)
+    _run(task, _column_chunks(P, n_blocks, 2 * T, Q, m[0].size), z.size)
 
 
 def _filter_up_fused(yy: np.ndarray, B: int, filters: np.ndarray, k0: int, T: int,
@@ -583,10 +583,10 @@ def _filter_up_fused(yy: np.ndarray, B: int, filters: np.ndarray, k0: int, T: in
     z0, z1, z2 = z.strides
     blocks = as_strided(z, (P, n_blocks, 2 * T, Q), (z0, 2 * T * z1, z1, z2))
 
-    def task(ps: slice, ks: slice) -> None:
-        np.matmul(m, windows[ps, ks], out=blocks[ps, ks])  # (2T, K B) @ (p, k, K B, Q)
+    def task(ps: slice, ks: slice, qs: slice) -> None:  # (2T, K B) @ (p, k, K B, q)
+        np.matmul(m, windows[ps, ks, :, qs], out=blocks[ps, ks, :, qs])
 
-    _run(task, _chunks(P, n_blocks, 2 * T * Q), z.size)
+    _run(task, _column_chunks(P, n_blocks, 2 * T, Q, m.size), z.size)
 
 
 def _fused_up_matrix(filters: np.ndarray, T: int) -> np.ndarray:
@@ -914,15 +914,20 @@ def _fold_edge_runs(rows: dict, coeffs: np.ndarray, lo: int, hi: int, dtype: Any
 def _apply_fold_edge(ops: list, bands: list, dx: np.ndarray) -> None:
     """Apply :func:`_fold_edge_operator`'s maps to the bands, into ``dx`` ``(P, n, Q)``."""
     for ra, rb, add, terms in ops:
-        out = dx[:, ra:rb]
-        if not add:
-            if not terms:
-                out[...] = 0
-                continue
-            (b, ca, cb, h), *terms = terms
-            np.matmul(h, bands[b][:, ca:cb], out=out)  # (r, c) @ (P, c, Q)
-        for b, ca, cb, h in terms:
-            out += np.matmul(h, bands[b][:, ca:cb])
+        if not terms:  # rows the blocks do not reach, and nothing is folded onto
+            if not add:
+                dx[:, ra:rb] = 0
+            continue
+        mk = max(h.size for *_, h in terms)
+        for qs in _column_slices(dx.shape[2], mk):
+            out = dx[:, ra:rb, qs]
+            first = not add
+            for b, ca, cb, h in terms:
+                if first:
+                    np.matmul(h, bands[b][:, ca:cb, qs], out=out)  # (r, c) @ (P, c, q)
+                    first = False
+                else:
+                    out += np.matmul(h, bands[b][:, ca:cb, qs])
 
 
 def _rows_of(y: np.ndarray, oa: int, ob: int) -> np.ndarray:
@@ -974,10 +979,11 @@ def _edge_operator(filters: np.ndarray, N: int, left: int, right: int, mode: str
 
 def _apply_edge(ops: list, x: np.ndarray, out: np.ndarray) -> None:
     r"""``out`` ``(P, r, Q)`` <- :math:`\sum_\text{runs} H_\text{run}\, x[\text{run}]`."""
-    (a, b, h), *rest = ops
-    np.matmul(h, x[:, a:b], out=out)  # (r, c) @ (P, c, Q)
-    for a, b, h in rest:
-        out += np.matmul(h, x[:, a:b])
+    for qs in _column_slices(out.shape[2], max(h.size for *_, h in ops)):
+        (a, b, h), *rest = ops
+        np.matmul(h, x[:, a:b, qs], out=out[:, :, qs])  # (r, c) @ (P, c, q)
+        for a, b, h in rest:
+            out[:, :, qs] += np.matmul(h, x[:, a:b, qs])
 
 
 def _edge_down(xp: Any, x: Any, filters: np.ndarray, n_out: int, finite: bool,
@@ -1055,7 +1061,28 @@ def _chunks(P: int, n: int, row: int) -> list[tuple[slice, slice]]:
             for o in range(0, n, step)]
 
 
-def _run(task: Callable[[slice, slice], None], chunks: list, size: int) -> None:
+BLAS_ONE_THREAD = 1 << 18  # multiply-adds up to which OpenBLAS keeps a product on one thread
+
+
+def _column_slices(Q: int, mk: int) -> list[slice]:
+    """The ``Q`` columns cut so that a product ``(M, K) @ (K, q)`` (``mk = M K``)
+    stays within :data:`BLAS_ONE_THREAD` multiply-adds: OpenBLAS splits larger
+    ones over its own threads, which on a machine whose cores are busy costs
+    far more than it saves (measured: 10 times the CPU time at times); ``_run``
+    shares the work out instead."""
+    width = max(1, BLAS_ONE_THREAD // max(mk, 1))
+    return [slice(q, min(q + width, Q)) for q in range(0, max(Q, 1), width)]
+
+
+def _column_chunks(P: int, n: int, rows: int, Q: int, mk: int) -> list[tuple]:
+    """Tasks ``(p0:p1, o0:o1, q0:q1)``: :func:`_chunks` of ``P x n`` positions of
+    ``rows`` output rows each, and the columns cut by :func:`_column_slices`."""
+    cols = _column_slices(Q, mk)
+    width = cols[0].stop - cols[0].start
+    return [(ps, os_, qs) for ps, os_ in _chunks(P, n, rows * width) for qs in cols]
+
+
+def _run(task: Callable[..., None], chunks: list, size: int) -> None:
     """``task(*c)`` for every chunk ``c``. For ``size >= PARALLEL_MIN`` outputs
     the chunks are split into one run per thread (NumPy lets go of the GIL
     in ``matmul``). Each chunk writes its own part of the output, always the
