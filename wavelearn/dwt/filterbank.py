@@ -537,27 +537,37 @@ def _up_matrices(filters: np.ndarray, T: int) -> np.ndarray:
     return m
 
 
+STAGE_CHUNK = 1 << 16  # output elements per task of _filter_up_blocks (its buffer stays in cache)
+
+
 def _filter_up_blocks(bands: list, filters: np.ndarray, k0: int, T: int, z: np.ndarray) -> None:
-    """``z`` ``(P, 2T n_blocks, Q)`` <- the blocks from pair ``k0`` on: per chunk,
-    one ``matmul`` per band, summed while the chunk is still in cache."""
-    (P, _, Q), J = bands[0].shape, (filters.shape[1] + 1) // 2
+    """``z`` ``(P, 2T n_blocks, Q)`` <- the blocks from pair ``k0`` on, for bands stored
+    apart: per task, the coefficients its blocks read are first copied, interleaved,
+    into a small buffer (in cache), which the fused product of :func:`_filter_up_fused`
+    then reads. (Measured against one product per band and a sum: up to 20% faster
+    on large batches, the same on small ones.)"""
+    (P, _, Q), B, J = bands[0].shape, len(bands), (filters.shape[1] + 1) // 2
     n_blocks, K = z.shape[1] // (2 * T), T + J - 1
-    m = _filter_matrix(_up_matrices, filters, T, bands[0].real.dtype)  # (B, 2T, K)
-    windows = []  # per band (P, n_blocks, K, Q): y_b[k - J + 1 + o], no copy
-    for y in bands:
-        s0, s1, s2 = y.strides
-        windows.append(as_strided(y[:, k0 - J + 1 :], (P, n_blocks, K, Q),
-                                  (s0, T * s1, s1, s2), writeable=False))
+    m = _filter_matrix(_fused_up_matrix, filters, T, bands[0].real.dtype)  # (2T, K B)
     z0, z1, z2 = z.strides
     blocks = as_strided(z, (P, n_blocks, 2 * T, Q), (z0, 2 * T * z1, z1, z2))
 
     def task(ps: slice, ks: slice, qs: slice) -> None:
-        out = blocks[ps, ks, :, qs]  # (p, k, 2T, q)
-        np.matmul(m[0], windows[0][ps, ks, :, qs], out=out)
-        for m_b, w in zip(m[1:], windows[1:], strict=True):
-            out += np.matmul(m_b, w[ps, ks, :, qs])
+        a = k0 - J + 1 + ks.start * T  # first coefficient read
+        rows = (ks.stop - ks.start) * T + J - 1
+        buf = np.empty((ps.stop - ps.start, rows, B, qs.stop - qs.start), dtype=z.dtype)
+        for b, y in enumerate(bands):
+            buf[:, :, b] = y[ps, a : a + rows, qs]
+        s0, s1, s2 = buf.strides[0], buf.strides[2], buf.strides[3]
+        windows = as_strided(buf, (buf.shape[0], ks.stop - ks.start, B * K, buf.shape[3]),
+                             (s0, T * B * s1, s1, s2), writeable=False)
+        np.matmul(m, windows, out=blocks[ps, ks, :, qs])  # (2T, K B) @ (p, k, K B, q)
 
-    _run(task, _column_chunks(P, n_blocks, 2 * T, Q, m[0].size), z.size)
+    cols = _column_slices(Q, m.size)
+    width = cols[0].stop - cols[0].start
+    chunks = [(ps, ks, qs) for ps, ks in _chunks(P, n_blocks, 2 * T * width, STAGE_CHUNK)
+              for qs in cols]
+    _run(task, chunks, z.size)
 
 
 def _filter_up_fused(yy: np.ndarray, B: int, filters: np.ndarray, k0: int, T: int,
@@ -1049,14 +1059,14 @@ def num_threads() -> int:
     return max(1, min(4, cpus or 1))
 
 
-def _chunks(P: int, n: int, row: int) -> list[tuple[slice, slice]]:
+def _chunks(P: int, n: int, row: int, chunk: int = CHUNK) -> list[tuple[slice, slice]]:
     """Tasks ``(p0:p1, o0:o1)`` covering ``P x n`` output rows of ``row``
-    elements each, about :data:`CHUNK` elements per task: several ``p`` when
-    one is small, else part of one ``p``."""
-    if n * row <= CHUNK:
-        step = max(1, CHUNK // max(n * row, 1))
+    elements each, about ``chunk`` (:data:`CHUNK`) elements per task: several
+    ``p`` when one is small, else part of one ``p``."""
+    if n * row <= chunk:
+        step = max(1, chunk // max(n * row, 1))
         return [(slice(p, min(p + step, P)), slice(0, n)) for p in range(0, P, step)]
-    step = max(1, CHUNK // max(row, 1))
+    step = max(1, chunk // max(row, 1))
     return [(slice(p, p + 1), slice(o, min(o + step, n))) for p in range(P)
             for o in range(0, n, step)]
 
