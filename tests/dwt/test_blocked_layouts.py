@@ -124,3 +124,33 @@ def test_extend_filter_down_ends_by_operators_equal_the_tap_loop(name, mode, dty
         ref = fb.filter_down_taps(np, fb.extend(np, x, left, right, mode), filters, n_out)
         assert got.shape == ref.shape and got.dtype == ref.dtype
         _close(got, ref)
+
+
+@pytest.mark.parametrize("mode", ["periodization", "symmetric", "periodic"])
+def test_results_are_the_same_bit_for_bit_with_any_number_of_threads(mode, monkeypatch):
+    """Every blocked path (batches side by side, many channels whose columns are
+    cut for BLAS, bands stored apart, one long channel) split into many small
+    chunks and run on 1, 2 or 3 threads: identical results."""
+    import pywt
+
+    from wavelearn.dwt import threads
+
+    monkeypatch.setattr(threads, "PARALLEL_MIN", 1)  # threads for every job
+    monkeypatch.setattr(threads, "CHUNK", 1 << 12)  # many chunks
+    monkeypatch.setattr(blocked, "STAGE_CHUNK", 1 << 10)
+    cases = [_data((3, 70, 20), "float32", 1), _data((2, 40, 2400), "float64", 2),
+             _data((1, 3001, 1), "float64", 3), _data((2, 33, 24), "complex128", 4)]
+    results = {}
+    for n_threads in ("1", "2", "3"):
+        monkeypatch.setenv("WAVELEARN_NUM_THREADS", n_threads)
+        out = []
+        for x in cases:
+            dec = wl.wavedec(x, "db4", mode, level=2, axis=1)
+            apart = [np.ascontiguousarray(c) for c in pywt.wavedec(x, "db4", mode, level=2,
+                                                                   axis=1)]
+            out += [*dec, wl.waverec(dec, "db4", mode, axis=1),
+                    wl.waverec(apart, "db4", mode, axis=1)]
+        results[n_threads] = out
+    for n_threads in ("2", "3"):
+        for got, ref in zip(results[n_threads], results["1"], strict=True):
+            assert np.array_equal(got, ref)

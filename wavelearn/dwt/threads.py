@@ -27,10 +27,11 @@ def num_threads() -> int:
     return max(1, min(4, cpus or 1))
 
 
-def _chunks(P: int, n: int, row: int, chunk: int = CHUNK) -> list[tuple[slice, slice]]:
+def _chunks(P: int, n: int, row: int, chunk: int | None = None) -> list[tuple[slice, slice]]:
     """Tasks ``(p0:p1, o0:o1)`` covering ``P x n`` output rows of ``row``
     elements each, about ``chunk`` (:data:`CHUNK`) elements per task: several
     ``p`` when one is small, else part of one ``p``."""
+    chunk = CHUNK if chunk is None else chunk
     if n * row <= chunk:
         step = max(1, chunk // max(n * row, 1))
         return [(slice(p, min(p + step, P)), slice(0, n)) for p in range(0, P, step)]
