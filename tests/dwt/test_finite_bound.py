@@ -37,13 +37,20 @@ def test_bound_is_at_least_the_largest_magnitude(dtype):
     assert fin.magnitude_bound([x[:, :0]]) == 1.0  # empty
 
 
-def test_bands_of_one_buffer_are_bounded_in_one_pass():
+def test_bands_of_one_buffer_are_bounded_in_place():
     y = fb.new_bands(2, 3, 50, 20, np.float64)  # (2, 3, 50, 20) stored (3, 50, 2, 20)
     y[...] = _rng(2).standard_normal(y.shape)
     y[1, 2, 7, 3] = 1e9
+    y[0, 0, 49, 19] = -1e8
     assert not y[0].flags.c_contiguous
-    assert fin._flat(y[0]) is not None and fin._flat(y[0]).size == y.size
+    for band, big in ((y[0], 1e8), (y[1], 1e9)):
+        rows = fin._rows(band)
+        assert rows is not None and rows.shape == (150, 20) and np.shares_memory(rows, y)
+        assert big <= fin.magnitude_bound([band]) < 4 * big
     assert fin.magnitude_bound([y[0], y[1]]) >= 1e9
+    big = _rng(3).standard_normal(3 * fin.DOT_CHUNK + 5)
+    big[-1] = 1e12  # in the last, short chunk
+    assert fin.magnitude_bound([big]) >= 1e12
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -54,7 +61,8 @@ def test_nonfinite_anywhere_gives_an_infinite_bound(bad, dtype):
         y = x.copy()
         y[where] = bad
         assert fin.magnitude_bound([y]) == math.inf
-        assert fin.magnitude_bound([x, y[:, ::2]]) == math.inf  # strided view too
+        assert fin.magnitude_bound([x, y[:, ::-1]]) == math.inf  # strided views too
+        assert fin.magnitude_bound([np.swapaxes(y, 0, 1)]) == math.inf
         assert not fin.known_finite(fin.magnitude_bound([y]), y.dtype)
 
 

@@ -28,57 +28,59 @@ import math
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from wavelearn.dwt import filterbank as fb
 
 
 def magnitude_bound(arrays: list[Any]) -> float:
     r""":math:`\beta \ge \max |a_i|` over all ``arrays`` if they are finite NumPy
-    float/complex arrays, else ``inf``. Arrays that are views of one contiguous
-    buffer not much larger than them (the bands of :func:`filterbank.new_bands`)
-    are bounded through that buffer, in one pass."""
-    total, seen = 0.0, set()
+    float/complex arrays, else ``inf``. One pass over each, in place."""
+    total = 0.0
     for a in arrays:
         if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc":
             return math.inf
-        part = _flat(a)
-        if part is None:
-            total = max(total, _bound_strided(a) ** 2)
-            continue
-        key = (part.__array_interface__["data"][0], part.size)  # one buffer, one pass
-        if key in seen:
-            continue
-        seen.add(key)
-        total = max(total, _sum_squares(part))
+        rows = _rows(a)
+        total = max(total, _bound_strided(a) ** 2 if rows is None else _sum_squares(rows))
     return 2.0 * math.sqrt(total) + 1.0 if math.isfinite(total) else math.inf
-
-
-def _flat(a: np.ndarray) -> np.ndarray | None:
-    """A 1-D contiguous array holding every element of ``a`` (``a`` itself, or
-    the buffer ``a`` is a view of, when at most 4 times larger), else None."""
-    if a.flags.c_contiguous:
-        return a.reshape(-1)
-    base = a.base
-    if isinstance(base, np.ndarray) and base.flags.c_contiguous and base.dtype == a.dtype \
-            and base.size <= 4 * a.size:
-        return base.reshape(-1)
-    return None
 
 
 DOT_CHUNK = 8192  # elements per dot product: OpenBLAS threads longer ones (above 10000)
 
 
-def _sum_squares(v: np.ndarray) -> float:
-    """:math:`\\sum |v_i|^2` of a 1-D contiguous array, inf if not finite: dot products
-    of chunks (one batched ``matmul``) summed in float64. Chunks, because a
+def _rows(a: np.ndarray) -> np.ndarray | None:
+    """Every element of ``a`` once, as a 2-D view with contiguous rows (no copy):
+    chunks of :data:`DOT_CHUNK` of a contiguous array, or the ``(P n, Q)`` rows of a
+    ``(P, N, Q)`` view whose rows are evenly spaced (the bands of
+    :func:`filterbank.new_bands`, the results of :func:`filterbank._one_row`);
+    None for other layouts. Complex numbers as (re, im) pairs."""
+    if a.dtype.kind == "c":
+        if a.size == 0 or a.strides[-1] != a.itemsize:
+            return None
+        a = a.view(a.real.dtype)  # |re + i im|^2 = re^2 + im^2
+    if a.flags.c_contiguous:
+        return a.reshape(-1)[None, :] if a.size <= DOT_CHUNK else a.reshape(-1)
+    if a.ndim == 3 and a.strides[2] == a.itemsize and a.strides[0] == a.shape[1] * a.strides[1]:
+        return as_strided(a, (a.shape[0] * a.shape[1], a.shape[2]), a.strides[1:],
+                          writeable=False)
+    return None
+
+
+def _sum_squares(rows: np.ndarray) -> float:
+    """:math:`\\sum |v_i|^2` over ``rows`` (1-D contiguous, or 2-D with contiguous
+    rows), inf if not finite: batched dot products of at most :data:`DOT_CHUNK`
+    elements (one ``matmul`` per stripe), summed in float64. Short, because a
     threaded OpenBLAS dot costs up to 30 times more on a busy machine (measured)."""
-    if v.dtype.kind == "c":
-        v = v.view(v.real.dtype)  # |re + i im|^2 = re^2 + im^2
-    k = v.size // DOT_CHUNK
-    rows, tail = v[: k * DOT_CHUNK].reshape(k, 1, DOT_CHUNK), v[k * DOT_CHUNK :]
+    if rows.ndim == 1:  # contiguous: cut into rows of DOT_CHUNK, and the rest
+        k = rows.size // DOT_CHUNK
+        head, tail = rows[: k * DOT_CHUNK].reshape(k, DOT_CHUNK), rows[k * DOT_CHUNK :]
+        return _sum_squares(head) + _sum_squares(tail[None, :]) if k else \
+            _sum_squares(tail[None, :])
+    s = 0.0
     with np.errstate(over="ignore", invalid="ignore"):  # overflow: inf, as it should
-        s = float(np.matmul(rows, rows.transpose(0, 2, 1)).sum(dtype=np.float64)) if k else 0.0
-        s += float(np.dot(tail, tail)) if tail.size else 0.0
+        for c in range(0, rows.shape[1], DOT_CHUNK):
+            part = rows[:, c : c + DOT_CHUNK]  # (R, w)
+            s += float(np.matmul(part[:, None, :], part[:, :, None]).sum(dtype=np.float64))
     return s if math.isfinite(s) else math.inf
 
 
