@@ -44,14 +44,18 @@ def _one_row(x: Any) -> np.ndarray | None:
 
 
 def _bands_in_one_row(bands: list) -> list | None:
-    """:func:`_one_row` of each band; where that needs a copy, the bands are copied
-    together, interleaved (for :func:`interleaved`, so that a second copy is spared)."""
-    if all(_one_row_is_view(b) for b in bands):
+    """:func:`_one_row` of each band. Where every band needs a copy, they are copied
+    together, interleaved (for :func:`interleaved`, so that a second copy is spared);
+    where some are views already, only the others are copied."""
+    views = [_one_row_is_view(b) for b in bands]
+    if all(views):
         return [_one_row(b) for b in bands]
     y0 = bands[0]
     if not all(_one_row(b[:, :1]) is not None and b.shape == y0.shape and b.dtype == y0.dtype
                for b in bands):  # (a one-sample slice: _one_row copies little to say so)
         return None
+    if any(views):
+        return [_one_row(b) for b in bands]
     (P, n, Q), B = y0.shape, len(bands)
     buf = np.empty((n, B, P, Q), dtype=y0.dtype)
     for i, b in enumerate(bands):
