@@ -25,6 +25,7 @@ import pytest
 import pywt
 
 import wavelearn as wl
+from wavelearn.dwt import blocked
 from wavelearn.dwt import filterbank as fb
 from wavelearn.models import WaveletDecoder, WaveletEncoder, WaveletTransformer
 from wavelearn.nn import CrossEntropyLoss
@@ -95,7 +96,7 @@ def test_single_channel_rows_path_matches_pywt(name: str, monkeypatch) -> None:
     calls = {"_filter_down_rows": 0, "_filter_up_rows": 0}
 
     def counted(attr: str) -> Callable:
-        fn = getattr(fb, attr)
+        fn = getattr(blocked, attr)  # called inside wavelearn.dwt.blocked
 
         def wrapped(*args: object) -> object:
             calls[attr] += 1
@@ -103,7 +104,7 @@ def test_single_channel_rows_path_matches_pywt(name: str, monkeypatch) -> None:
         return wrapped
 
     for attr in calls:
-        monkeypatch.setattr(fb, attr, counted(attr))
+        monkeypatch.setattr(blocked, attr, counted(attr))
     rng = np.random.default_rng(2)
     for n in (fb.ROWS_MIN, 1001):
         x = rng.standard_normal(n)
@@ -207,26 +208,26 @@ def test_model_step_memory_is_linear_in_length(kind: str, mixing_mode: str, mode
 @pytest.mark.parametrize("mode", wl.MODES)
 def test_padding_by_matrix_products_equals_the_terms(mode: str) -> None:
     """Finite NumPy data get their padding from two small matrix products
-    (``_pads_finite``); the plain terms (``_pads``) must give the same samples."""
+    (``edge_pads_finite``); the plain terms (``edge_pads``) must give the same samples."""
     rng = np.random.default_rng(4)
     for n, left, right in ((2, 3, 4), (5, 7, 7), (40, 6, 7), (301, 2, 3)):
         x = rng.standard_normal((2, n, 3))
-        for fast, plain in zip(fb._pads_finite(x, left, right, mode),
-                               fb._pads(np, x, left, right, mode), strict=True):
+        for fast, plain in zip(fb.edge_pads_finite(x, left, right, mode),
+                               fb.edge_pads(np, x, left, right, mode), strict=True):
             np.testing.assert_allclose(fast, plain, rtol=1e-13, atol=1e-13)
 
 
 def test_batches_side_by_side_give_the_same_coefficients() -> None:
-    """(P, N, Q) batches run as one row of P Q channels (``_one_row``): the same
+    """(P, N, Q) batches run as one row of P Q channels (``one_row``): the same
     coefficients as each signal on its own, and views that chain without copies."""
     x = np.random.default_rng(5).standard_normal((6, 300, 20)).astype(np.float32)
-    assert fb._one_row(x).shape == (1, 300, 120)
+    assert fb.one_row(x).shape == (1, 300, 120)
     coeffs = wl.wavedec(x, "db4", "symmetric", level=3, axis=1)
     for p in (0, 5):
         for c, r in zip(coeffs, wl.wavedec(x[p:p + 1], "db4", "symmetric", level=3, axis=1),
                         strict=True):
             np.testing.assert_allclose(c[p:p + 1], r, rtol=1e-5, atol=1e-5)
-    assert np.shares_memory(fb._one_row(coeffs[1]), coeffs[1])  # already side by side
+    assert np.shares_memory(fb.one_row(coeffs[1]), coeffs[1])  # already side by side
     back = wl.waverec(coeffs, "db4", "symmetric", axis=1)
     np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
 

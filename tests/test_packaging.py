@@ -166,3 +166,18 @@ def test_ci_runs_the_readme_commands() -> None:
     assert any(line.startswith(setup) for line in lines), "README set-up command not in .ci/run"
     assert any(line.startswith(test) for line in lines), "README test command not in .ci/run"
     assert "set -euo pipefail" in lines
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name with a leading underscore is its module's own: another module that needs it
+    says so by the name being public (the layout issue's rule; an AST scan)."""
+    import ast
+
+    found = []
+    for path in sorted([*(REPO / "wavelearn").rglob("*.py"), *(REPO / "backends").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("wavelearn", "backends")):
+                found += [f"{path.relative_to(REPO)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found

@@ -695,7 +695,7 @@ def test_filter_down_blocked_equals_taps(case):
         x = x + 1j * rng.standard_normal(shape)
     filters = rng.standard_normal(fshape)
     filters[rng.random(fshape) < 0.2] = 0.0  # zero taps are skipped by the tap loop
-    got = fb._filter_down_blocked(x, filters, n_out)
+    got = fb.filter_down_blocked(x, filters, n_out)
     ref = fb.filter_down_taps(np, x, filters, n_out)
     assert got.shape == ref.shape == (fshape[0], shape[0], n_out, shape[2])
     assert got.dtype == ref.dtype == x.dtype
@@ -725,7 +725,7 @@ def test_filter_up_blocked_equals_taps(case):
         bands.append(b)
     filters = rng.standard_normal(fshape)
     filters[rng.random(fshape) < 0.2] = 0.0
-    got = fb._filter_up_blocked(bands, filters, length)
+    got = fb.filter_up_blocked(bands, filters, length)
     ref = fb.filter_up_taps(np, bands, filters, length)
     assert got.shape == ref.shape == (shape[0], length, shape[2])
     assert got.dtype == ref.dtype == np.dtype(dtype)
@@ -740,8 +740,9 @@ class _Spy:
     def __init__(self, monkeypatch):
         self.calls = {"down_blocked": 0, "up_blocked": 0, "down_taps": 0, "up_taps": 0}
         for key, attr in (
-            ("down_blocked", "_filter_down_blocked"),
-            ("up_blocked", "_filter_up_blocked"),
+            ("down_blocked", "filter_down_blocked"),
+            ("down_blocked", "apply_edge"),  # the ends of the blocked path
+            ("up_blocked", "filter_up_blocked"),
             ("down_taps", "filter_down_taps"),
             ("up_taps", "filter_up_taps"),
         ):
@@ -777,7 +778,7 @@ def test_public_functions_blocked_equals_taps(name, mode, monkeypatch):
             col = np.stack([c[band] for c in cols_dwt], axis=-1).reshape(-1, 2, 17)
             assert_close(blocked_dwt[band], np.moveaxis(col, 0, 1), scale=1, what="dwt")
         # 3) the same wide array with the blocked path switched off
-        monkeypatch.setattr(fb, "_use_blocked", lambda xp, a: False)
+        monkeypatch.setattr(fb, "_use_blocked", lambda xp, a, finite=False: False)
         tapped = wl.wavedec(x, name, mode, level=level, axis=1)
         assert_coeffs_close(blocked_dec, tapped, scale=1, what="wavedec")
         assert_close(blocked_rec, wl.waverec(blocked_dec, name, mode, axis=1), scale=1)

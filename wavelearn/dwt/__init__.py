@@ -2,7 +2,9 @@
 
 * :mod:`.wavelets` -- a discrete wavelet's four filters and the nine boundary modes;
 * :mod:`.filterbank` -- the three linear pieces of a DWT level (boundary extension,
-  filter-and-downsample, upsample-and-filter), each with its exact adjoint;
+  filter-and-downsample, upsample-and-filter), each with its exact adjoint (the code:
+  :mod:`.textbook`, the reference; :mod:`.blocked` and :mod:`.blocked_ends`, the fast
+  NumPy paths; :mod:`.threads`; :mod:`.finite`, one finiteness check per transform);
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints;
 * :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.

@@ -42,6 +42,7 @@ import numpy as np
 
 from wavelearn.backend import array_namespace, check_same_backend, library_of
 from wavelearn.dwt import filterbank as fb
+from wavelearn.dwt import finite as fin
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
 __all__ = [
@@ -240,11 +241,21 @@ def synthesis_filters(wavelet: Wavelet) -> np.ndarray:
     return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
 
 
-def analysis_level(xp: Any, x: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
-    """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``."""
+def analysis_level(
+    xp: Any, x: Any, w: Wavelet, mode: str, *, finite: bool = False
+) -> tuple[Any, Any]:
+    """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``.
+    ``finite``: ``x`` is known to be finite (see :mod:`wavelearn.dwt.finite`)."""
     filters, left, right, n_out = analysis_filters(w, mode, x.shape[1])
-    y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode)  # (2, P, n_out, Q)
+    y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode,
+                              finite=finite)  # (2, P, n_out, Q)
     return y[0], y[1]
+
+
+def analysis_growth(w: Wavelet, mode: str, n: int) -> float:
+    """How much :func:`analysis_level` may grow magnitudes (:func:`finite.level_growth`)."""
+    filters, left, right, _ = analysis_filters(w, mode, n)
+    return fin.level_growth(filters, n, left, right, mode)
 
 
 def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
@@ -253,20 +264,35 @@ def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: 
     return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
 
 
-def synthesis_level(xp: Any, a: Any, d: Any, w: Wavelet, mode: str) -> Any:
+def synthesis_level(
+    xp: Any, a: Any, d: Any, w: Wavelet, mode: str, *, finite: bool = False
+) -> Any:
     r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
     :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
     periodic padding), the other modes keep the part the padding did not
     touch, :math:`z[F-2 : 2n]` (the adjoint of zero padding). Both are
     :math:`E^T z`, which :func:`filterbank.filter_up_fold` computes without
-    building all of :math:`z`."""
-    n, F = a.shape[1], w.dec_len
+    building all of :math:`z`. ``finite``: ``a`` and ``d`` are known to be finite."""
+    n, g = a.shape[1], synthesis_filters(w)
+    if 2 * n - w.dec_len + 2 < 1 and mode != "periodization":  # too few coefficients:
+        # nothing is left (pywt refuses these)
+        return fb.filter_up(xp, [a, d], g, 2 * n + w.dec_len - 2)[:, w.dec_len - 2 : 2 * n, :]
+    return fb.filter_up_fold(xp, [a, d], g, *_synthesis_fold(w, mode, n), finite=finite)
+
+
+def _synthesis_fold(w: Wavelet, mode: str, n: int) -> tuple[int, int, int, str]:
+    """``(length, left, right, mode)`` of :func:`synthesis_level`'s fold: periodization
+    wraps ``p = F/2 - 1`` samples around, the other modes drop ``F - 2`` per end."""
+    F = w.dec_len
     if mode == "periodization":
-        p = F // 2 - 1
-        return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n, p, p, "periodic")
-    if 2 * n - F + 2 < 1:  # too few coefficients: nothing is left (pywt refuses these)
-        return fb.filter_up(xp, [a, d], synthesis_filters(w), 2 * n + F - 2)[:, F - 2 : 2 * n, :]
-    return fb.filter_up_fold(xp, [a, d], synthesis_filters(w), 2 * n - F + 2, F - 2, F - 2, "zero")
+        return 2 * n, F // 2 - 1, F // 2 - 1, "periodic"
+    return 2 * n - F + 2, F - 2, F - 2, "zero"
+
+
+def synthesis_growth(w: Wavelet, mode: str, n: int) -> float:
+    """How much :func:`synthesis_level` may grow magnitudes (:func:`finite.level_growth`)."""
+    length, left, right, fold_mode = _synthesis_fold(w, mode, n)
+    return fin.level_growth(synthesis_filters(w), length, left, right, fold_mode)
 
 
 def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
@@ -396,8 +422,11 @@ def wavedec(
     xp, a, layout = _prepare(data, axis, empty_axis=True)
     level = check_level(level, a.shape[1], w)
     details = []
+    bound = fin.magnitude_bound([a]) if level and fb.blocked_candidate(a) else math.inf
     for _ in range(level):
-        a, d = analysis_level(xp, a, w, mode)
+        finite = fin.known_finite(bound, a.dtype)  # a's magnitudes are at most bound
+        bound *= analysis_growth(w, mode, a.shape[1])
+        a, d = analysis_level(xp, a, w, mode, finite=finite)
         details.append(d)
     return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
 
@@ -464,10 +493,16 @@ def waverec(
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, cs, layout = _coeffs_3d(coeffs, axis, allow_none=True)
     a = cs[0]
-    for j, d in enumerate(cs[1:], start=1):
-        a, d = _level_pair(xp, a, d, j, len(cs) - 1)
+    given = [c for c in cs if c is not None]
+    bound = fin.magnitude_bound(given) if len(cs) > 1 and fb.blocked_candidate(given[0]) \
+        else math.inf
+    bound_a = bound  # magnitudes of the approximation entering each level
+    for j in range(1, len(cs)):
+        a, d = _level_pair(xp, a, cs[j], j, len(cs) - 1)
         _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
-        a = synthesis_level(xp, a, d, w, mode)
+        finite = fin.known_finite(max(bound, bound_a), a.dtype)
+        bound_a = max(bound, bound_a) * synthesis_growth(w, mode, a.shape[1])
+        a = synthesis_level(xp, a, d, w, mode, finite=finite)
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
     return _from_3d(xp, crop_length(a, length), layout)

