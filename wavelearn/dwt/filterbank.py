@@ -52,6 +52,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from wavelearn.backend import backend_of
+
 # ---------------------------------------------------------------------------
 # 1. Boundary extension
 # ---------------------------------------------------------------------------
@@ -320,6 +322,8 @@ def filter_down(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
     assert 2 * (n_out - 1) + filters.shape[1] <= x.shape[1], "filter_down: input too short"
     if _use_blocked(xp, x):
         return _filter_down_blocked(x, filters, n_out)
+    if (bank := _filter_bank(x)) is not None:  # the backend's own kernels (torch)
+        return bank.filter_down(x, filters, n_out)
     return filter_down_taps(xp, x, filters, n_out)
 
 
@@ -434,6 +438,8 @@ def filter_up(xp: Any, bands: list, filters: np.ndarray, length: int) -> Any:
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
     if all(_use_blocked(xp, b) for b in bands):
         return _filter_up_blocked(bands, filters, length)
+    if (bank := _filter_bank(bands[0])) is not None:  # the backend's own kernels (torch)
+        return bank.filter_up(bands, filters, length)
     return filter_up_taps(xp, bands, filters, length)
 
 
@@ -653,6 +659,12 @@ def _filter_up_rows(bands: list, filters: np.ndarray, k0: int, T: int, z: np.nda
 
 def _device(x: Any) -> Any:
     return None if isinstance(x, np.ndarray) else x.device
+
+
+def _filter_bank(x: Any) -> Any:
+    """``x``'s backend's own ``filter_down``/``filter_up`` (``Backend.filter_bank``:
+    torch's), or None (NumPy, CuPy): then the tap loop runs."""
+    return None if isinstance(x, np.ndarray) else backend_of(x).filter_bank
 
 
 # ---------------------------------------------------------------------------
