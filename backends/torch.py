@@ -117,7 +117,6 @@ class TorchFilterBank:
     def filter_down(self, x: Any, filters: Any, n_out: int) -> Any:
         """``x`` ``(P, N, Q)`` -> ``(B, P, n_out, Q)`` (a view of a ``(P, n_out, B, Q)``
         tensor: the bands of a position side by side, as NumPy's blocked path)."""
-        x = x.resolve_conj().resolve_neg()  # as_strided must see plain values
         (P, _, Q), F = x.shape, filters.shape[1]
         s0, s1, s2 = x.stride()
         windows = x.as_strided((P, n_out, F, Q), (s0, 2 * s1, s1, s2), x.storage_offset())
