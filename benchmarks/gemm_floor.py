@@ -27,12 +27,14 @@ shows the minimum (wall clock and process CPU time). Nothing is asserted.
 
 Before each timed call the script sleeps ``--pause`` seconds (default 0.3).
 Thread pools keep spinning after their work, waiting for more: OpenBLAS's
-(NumPy's) for about 0.1 s, torch's OpenMP threads for a while too. Without the
+(NumPy's) by default up to 2^28 cycles, about 0.1 s; torch's OpenMP threads too. Without the
 pause those spinning threads take the cores from whichever function runs
-next, and on a 2-core machine that doubled the torch step's time (measured:
-default case 34 ms alone, 75-98 ms right after the NumPy step; with a 0.2 s
-pause 48 ms): the numpy / torch ratio was mostly that effect. ``--pause 0``
-brings it back.
+next, and on a 2-core machine that doubled the torch step's time (measured
+on a shared 2-core machine, default case: the torch step took 33-41 ms in a
+process of its own, 71-98 ms when timed right after the NumPy step, 48 ms
+after a 0.2 s pause): the numpy / torch ratio was mostly that effect.
+``--pause 0`` brings it back. On one thread (the environment variables below)
+nothing spins, and the pause changes nothing.
 
 Run::
 
