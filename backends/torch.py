@@ -68,23 +68,28 @@ class TorchGelu:
 
 
 class TorchFilterBank:
-    r"""The two filter-bank primitives of :mod:`wavelearn.dwt.filterbank` in torch
-    kernels, for tensors on any device (the DWT's ``Backend.filter_bank``).
+    r"""The two filter-bank primitives of :mod:`wavelearn.dwt.filterbank` for torch
+    tensors on any device (the DWT's ``Backend.filter_bank``).
 
-    - ``filter_down``: :math:`y_b[o] = \sum_i f_b[i]\, x[2o + i]` is, at each
-      position ``o``, the filter bank ``(B, F)`` times the window
-      ``x[2o : 2o + F]`` ``(F, Q)``. A strided view of ``x`` holds every window
-      (no copy), and one batched ``torch.matmul`` does all the products: BLAS
-      instead of ``F`` passes over the data.
-    - ``filter_up``, its adjoint :math:`z[2o + i] \mathrel{+}= \sum_b f_b[i]\, y_b[o]`:
-      the textbook tap loop, but each term added in place
-      (``add_(y, alpha=f_b[i])``): no temporary array per tap. (Measured on the
-      CPU: ``conv_transpose2d``, and a matmul followed by ``F / 2`` overlapping
-      adds, were both slower than this loop for the model's shapes.)
+    Both are the textbook tap loop with every term added in place,
+    ``out.add_(x_slice, alpha=f_b[i])``: one fused multiply-add pass per tap and
+    band, where the plain loop builds a temporary product array per tap and then
+    adds it (twice the memory traffic):
+
+    - ``filter_down``: :math:`y_b[o] = \sum_i f_b[i]\, x[2o + i]`;
+    - ``filter_up``, its adjoint: :math:`z[2o + i] \mathrel{+}= \sum_b f_b[i]\, y_b[o]`.
+
+    Measured inside the training steps of ``benchmarks/gemm_floor.py`` (CPU,
+    float32, db4), this beat the alternatives: ``conv2d`` with stride ``(2, 1)``,
+    a batched ``matmul`` of the filter bank with a strided view of all the
+    windows (fast on data in cache, slower in the step: it copies every window),
+    and ``conv_transpose2d`` / a matmul followed by overlapping adds for
+    ``filter_up``.
 
     Every tap is used, zeros too, so ``0 * inf`` gives NaN where the textbook
-    loop and PyWavelets give NaN. Real and complex tensors alike (complex
-    data times real filters, in the data's dtype).
+    loop and PyWavelets give NaN. Real and complex tensors alike (the taps are
+    real, rounded to the data's real dtype). No ``out=`` arguments: tensors that
+    require grad go through too.
     """
 
     def __init__(self, torch: Any) -> None:
@@ -100,13 +105,6 @@ class TorchFilterBank:
             value = self._cache[key] = make()
         return value
 
-    def _filters(self, filters: Any, like: Any) -> Any:
-        """``filters`` (float64 NumPy ``(B, F)``) as a tensor of ``like``'s dtype and
-        device; made once per filter bank, dtype and device."""
-        key = ("filters", filters.tobytes(), filters.shape, like.dtype, like.device)
-        return self._cached(key, lambda: self.torch.as_tensor(filters, dtype=like.dtype,
-                                                              device=like.device))
-
     def _taps(self, filters: Any, like: Any) -> list:
         """``filters`` rounded to ``like``'s real dtype, as nested lists of Python
         floats (the ``alpha`` of ``add_``); made once per filter bank and dtype."""
@@ -115,13 +113,15 @@ class TorchFilterBank:
         return self._cached(key, lambda: self.torch.as_tensor(filters).to(real).tolist())
 
     def filter_down(self, x: Any, filters: Any, n_out: int) -> Any:
-        """``x`` ``(P, N, Q)`` -> ``(B, P, n_out, Q)`` (a view of a ``(P, n_out, B, Q)``
-        tensor: the bands of a position side by side, as NumPy's blocked path)."""
-        (P, _, Q), F = x.shape, filters.shape[1]
-        s0, s1, s2 = x.stride()
-        windows = x.as_strided((P, n_out, F, Q), (s0, 2 * s1, s1, s2), x.storage_offset())
-        y = self.torch.matmul(self._filters(filters, x), windows)  # (B, F) @ (P, n_out, F, Q)
-        return y.permute(2, 0, 1, 3)  # (P, n_out, B, Q) -> (B, P, n_out, Q)
+        """``x`` ``(P, N, Q)`` -> ``(B, P, n_out, Q)``."""
+        (P, _, Q), (B, F) = x.shape, filters.shape
+        taps = self._taps(filters, x)  # (B, F) Python floats
+        y = self.torch.zeros((B, P, n_out, Q), dtype=x.dtype, device=x.device)
+        for b in range(B):
+            y_b = y[b]  # (P, n_out, Q)
+            for i in range(F):
+                y_b.add_(x[:, i : i + 2 * n_out - 1 : 2], alpha=taps[b][i])  # += f_b[i] x[2o + i]
+        return y
 
     def filter_up(self, bands: list, filters: Any, length: int) -> Any:
         """``B`` bands ``(P, n, Q)`` -> ``z`` ``(P, length, Q)``."""
