@@ -1,6 +1,6 @@
-"""The torch backend's own filter bank (``Backend.filter_bank``: a strided-window
-``matmul`` for ``filter_down``, an in-place tap loop for ``filter_up``) against
-the textbook tap loop, its adjoint identity, PyWavelets, and NaN/inf placement.
+"""The torch backend's own filter bank (``Backend.filter_bank``: tap loops that
+add every term in place) against the textbook tap loop, its adjoint identity,
+PyWavelets, and NaN/inf placement.
 """
 
 from __future__ import annotations
