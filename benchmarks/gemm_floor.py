@@ -25,6 +25,17 @@ For ``model`` and ``default`` the same step also runs on the torch backend
 up, then the functions of a case take turns ``--repeat`` times and the table
 shows the minimum (wall clock and process CPU time). Nothing is asserted.
 
+Before each timed call the script sleeps ``--pause`` seconds (default 0.3).
+Thread pools keep spinning after their work, waiting for more: OpenBLAS's
+(NumPy's) by default up to 2^28 cycles, about 0.1 s; torch's OpenMP threads too. Without the
+pause those spinning threads take the cores from whichever function runs
+next, and on a 2-core machine that doubled the torch step's time (measured
+on a shared 2-core machine, default case: the torch step took 33-41 ms in a
+process of its own, 71-98 ms when timed right after the NumPy step, 48 ms
+after a 0.2 s pause): the numpy / torch ratio was mostly that effect.
+``--pause 0`` brings it back. On one thread (the environment variables below)
+nothing spins, and the pause changes nothing.
+
 Run::
 
     python benchmarks/gemm_floor.py            # all cases (the seed case takes minutes)
@@ -95,13 +106,19 @@ def gemm_floor(shapes: list[tuple[int, int, int]], dtype: Any = np.float32) -> C
     return run
 
 
-def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str, tuple]:
-    """``name -> (wall s, cpu s)``: minima over ``repeat`` interleaved rounds after a warm-up."""
+PAUSE = 0.3  # seconds of sleep before each timed call: the thread pools stop spinning
+
+
+def best_times(funcs: dict[str, Callable[[], object]], repeat: int,
+               pause: float = PAUSE) -> dict[str, tuple]:
+    """``name -> (wall s, cpu s)``: minima over ``repeat`` interleaved rounds after a
+    warm-up, each call after ``pause`` seconds of sleep (see the module docstring)."""
     for f in funcs.values():
         f()
     best = {name: [math.inf, math.inf] for name in funcs}
     for _ in range(repeat):
         for name, f in funcs.items():
+            time.sleep(pause)
             c0, t0 = time.process_time(), time.perf_counter()
             f()
             best[name][0] = min(best[name][0], time.perf_counter() - t0)
@@ -188,14 +205,15 @@ MAKERS = {"model": model_case, "default": default_case, "seed": seed_case}
 # ---------------------------------------------------------------------------
 
 
-def run_case(name: str, quick: bool, repeat: int, torch_too: bool) -> dict[str, Any]:
+def run_case(name: str, quick: bool, repeat: int, torch_too: bool,
+             pause: float = PAUSE) -> dict[str, Any]:
     step, modules = MAKERS[name]("numpy", quick)
     step()  # fills the caches: the shapes of the products
     floor = gemm_floor(gemm_shapes(modules, backward=name != "seed"))
     funcs = {"numpy": step, "floor": floor}
     if torch_too and name != "seed":
         funcs["torch"] = MAKERS[name]("torch", quick)[0]
-    return best_times(funcs, repeat)
+    return best_times(funcs, repeat, pause)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=None, help="rounds (default 5; 2 quick)")
     parser.add_argument("--quick", action="store_true", help="small shapes, 2 seed layers")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch backend")
+    parser.add_argument("--pause", type=float, default=PAUSE,
+                        help=f"seconds of sleep before each timed call (default {PAUSE})")
     args = parser.parse_args(argv)
     cases = args.cases.split(",")
     unknown = sorted(set(cases) - set(CASES))
@@ -223,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
     threads = {k: os.environ.get(k, "unset") for k in
                ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "WAVELEARN_NUM_THREADS")}
     print(f"wavelearn {wavelearn.__version__}, numpy {np.__version__}, python "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds"
+          f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds, "
+          f"{args.pause} s pause before each call"
           f"{' (quick shapes)' if args.quick else ''}; "
           + ", ".join(f"{k}={v}" for k, v in threads.items()))
     head = (f"{'case':<8} | {'step ms':>9} {'floor ms':>9} {'ratio':>6} {'goal':>5} | "
@@ -231,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     print(head)
     print("-" * len(head))
     for name in cases:
-        t = run_case(name, args.quick, repeat, torch_too)
+        t = run_case(name, args.quick, repeat, torch_too, args.pause)
         (step, step_cpu), (floor, floor_cpu) = t["numpy"], t["floor"]
         torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f}"
                       if "torch" in t else f"{'-':>9} {'-':>11}")

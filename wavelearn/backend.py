@@ -51,6 +51,10 @@ class Backend:
     device: str = "cpu"
     xp: Any = None
     gelu: Any = None  # fused tanh-GELU (``forward(x)``, ``backward(dy, x)``), or None
+    # the two filter-bank primitives of wavelearn.dwt.filterbank in this library's own
+    # kernels (``filter_down(x, filters, n_out)``, ``filter_up(bands, filters, length)``),
+    # or None: the DWT then runs the textbook tap loop
+    filter_bank: Any = None
 
     @property
     def spec(self) -> str:
@@ -185,16 +189,26 @@ def library_of(x: Any) -> str | None:
     return None
 
 
+_of_device: dict[tuple[str, Any], Backend] = {}  # (library, device object) -> its backend
+
+
 def backend_of(x: Any) -> Backend:
-    """The backend of an array: its library, and the device it lives on."""
+    """The backend of an array: its library, and the device it lives on.
+
+    Called for most operations' inputs, so the backend of a (library, device)
+    pair is remembered after the first look-up (no spec to build and parse)."""
     library = library_of(x)
     if library is None:
         raise TypeError(f"expected an array (numpy, cupy or torch), got {type(x).__name__}")
     if library == "numpy":
         return _loaded.get(("numpy", None)) or load_backend("numpy")
-    if library == "torch":
-        return load_backend(f"torch:{x.device}")
-    return load_backend(f"cupy:{x.device.id}")
+    device = x.device if library == "torch" else x.device.id  # (a torch.device, an int)
+    key = (library, device)
+    backend = _of_device.get(key)
+    if backend is None:
+        spec = f"{library}:{device}"
+        backend = _of_device[key] = load_backend(spec)
+    return backend
 
 
 def check_same_backend(*arrays: Any) -> Backend:
@@ -205,7 +219,7 @@ def check_same_backend(*arrays: Any) -> Backend:
     """
     if arrays and all(isinstance(a, np.ndarray) for a in arrays):  # the common case, fast
         return _loaded.get(("numpy", None)) or load_backend("numpy")
-    backends = {backend_of(a).spec: backend_of(a) for a in arrays if a is not None}
+    backends = {b.spec: b for b in (backend_of(a) for a in arrays if a is not None)}
     if len(backends) > 1:
         raise TypeError(
             f"arrays from different backends in one call: {sorted(backends)}; "

@@ -1,8 +1,9 @@
 """The DWT functions on torch tensors (CPU) and, where there is a GPU, on
 torch 'cuda' and CuPy arrays: same numbers as NumPy, same dtype, same library.
 
-NumPy runs the wide test arrays ``(2, n, 17)`` through its blocked (BLAS) path;
-torch and CuPy through the tap loop, so these tests compare the two as well.
+NumPy runs the wide test arrays ``(2, n, 17)`` through its blocked (BLAS) path,
+torch through its own filter bank (``backends/torch.py``), CuPy through the tap
+loop, so these tests compare those as well.
 """
 
 from __future__ import annotations

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn.backend import backend_of
 from wavelearn.dwt.blocked import (  # noqa: F401 (re-exported)
     BLOCK,
     FUSED_BLOCK,
@@ -125,6 +126,8 @@ def filter_down(xp: Any, x: Any, filters: np.ndarray, n_out: int) -> Any:
     assert 2 * (n_out - 1) + filters.shape[1] <= x.shape[1], "filter_down: input too short"
     if _use_blocked(xp, x):
         return filter_down_blocked(x, filters, n_out)
+    if (bank := _filter_bank(x)) is not None:  # the backend's own kernels (torch)
+        return bank.filter_down(x, filters, n_out)
     return filter_down_taps(xp, x, filters, n_out)
 
 
@@ -142,7 +145,15 @@ def filter_up(xp: Any, bands: list, filters: np.ndarray, length: int) -> Any:
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
     if all(_use_blocked(xp, b) for b in bands):
         return filter_up_blocked(bands, filters, length)
+    if (bank := _filter_bank(bands[0])) is not None:  # the backend's own kernels (torch)
+        return bank.filter_up(bands, filters, length)
     return filter_up_taps(xp, bands, filters, length)
+
+
+def _filter_bank(x: Any) -> Any:
+    """``x``'s backend's own ``filter_down``/``filter_up`` (``Backend.filter_bank``:
+    torch's), or None (NumPy, CuPy): then the tap loop runs."""
+    return None if isinstance(x, np.ndarray) else backend_of(x).filter_bank
 
 
 def extend_filter_down(
