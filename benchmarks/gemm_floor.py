@@ -15,7 +15,8 @@ Cases (float32, training mode, the issue's targets in brackets):
   forward + loss + backward [<= 1.5x];
 * ``default`` the model of ``wavelearn train`` without arguments (FordA: batch
   32 x 100 patches through Linear(5, 64), D 64, 2 layers), one Trainer step
-  with clipping and AdamW [<= 2x];
+  with clipping and AdamW [<= 2x], on one thread -- step, floor and torch --
+  as ``wavelearn train`` runs it (its ``--threads`` defaults to 1);
 * ``seed``    the spectrans example, WaveletTransformer(vocab 30000, D 768, 12
   layers, db4 x3, 10 classes) forward on batch 32 x 512 [<= 1.3x];
   ``--quick`` runs 2 of the 12 layers, and smaller shapes for all cases.
@@ -52,12 +53,13 @@ or run on one thread.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -205,8 +207,40 @@ MAKERS = {"model": model_case, "default": default_case, "seed": seed_case}
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def threads_of_the_cli(name: str) -> Iterator[None]:
+    """For the ``default`` case, one thread everywhere (BLAS, torch, wavelearn's own), as
+    ``wavelearn train --threads 1`` (its default) sets; the other cases as they are."""
+    if name != "default":
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = (os.environ.get("WAVELEARN_NUM_THREADS"), torch and torch.get_num_threads())
+    os.environ["WAVELEARN_NUM_THREADS"] = "1"
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        if before[0] is None:
+            del os.environ["WAVELEARN_NUM_THREADS"]
+        else:
+            os.environ["WAVELEARN_NUM_THREADS"] = before[0]
+        if torch is not None:
+            torch.set_num_threads(before[1])
+
+
 def run_case(name: str, quick: bool, repeat: int, torch_too: bool,
              pause: float = PAUSE) -> dict[str, Any]:
+    with threads_of_the_cli(name):
+        return _run_case(name, quick, repeat, torch_too, pause)
+
+
+def _run_case(name: str, quick: bool, repeat: int, torch_too: bool,
+              pause: float) -> dict[str, Any]:
     step, modules = MAKERS[name]("numpy", quick)
     step()  # fills the caches: the shapes of the products
     floor = gemm_floor(gemm_shapes(modules, backward=name != "seed"))

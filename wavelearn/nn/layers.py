@@ -127,12 +127,13 @@ class LayerNorm(Module):
         xc = x - mean[:, None]  # (m, D)
         var = (xc * xc) @ inv_d  # (m,)
         rstd = 1.0 / xp.sqrt(var + self.eps)  # (m,)
-        if may_overwrite(xc):  # xc is not needed again: xhat takes its place
-            xc *= rstd[:, None]
-            xhat = xc  # (m, D)
-        else:
+        if not may_overwrite(xc):  # torch autograd: no writing over recorded values
             xhat = xc * rstd[:, None]
-        y = xhat * self.weight.data + self.bias.data  # (m, D)
+            return xhat * self.weight.data + self.bias.data, xhat, rstd[:, None]
+        xc *= rstd[:, None]
+        xhat = xc  # (m, D): xc is not needed again
+        y = xhat * self.weight.data
+        y += self.bias.data  # (m, D), in place: one array less to write
         return y, xhat, rstd[:, None]
 
     def backward(self, dy: Any) -> Any:
