@@ -203,15 +203,22 @@ def _slots(cols: np.ndarray, m: np.ndarray) -> list[tuple[np.ndarray, np.ndarray
 
 
 def _gather_terms(xp: Any, x: Any, slots: list, count: int) -> Any:
-    """``(P, count, Q)``: the padded samples described by ``slots`` (see above)."""
+    """``(P, count, Q)``: the padded samples described by ``slots`` (see above). A slot
+    used by every padded sample needs no mask, and one of weights 1 (the copies of
+    the symmetric, reflect, periodic and constant modes) no product."""
     P, _, Q = x.shape
-    pad = xp.zeros((P, count, Q), dtype=x.dtype, device=_device(x))
+    pad = None
     for j, w, used in slots:
         rows = x[:, j] if isinstance(x, np.ndarray) else xp.take(x, xp.asarray(j), axis=1)
-        term = _cast_like(xp, w, x)[:, None] * rows  # (P, r, Q)
-        mask = xp.asarray(used[:, None]) if isinstance(x, np.ndarray) else \
-            xp.asarray(used[:, None], device=_device(x))
-        pad = pad + xp.where(mask, term, xp.zeros_like(term))  # (P, r, Q)
+        if not np.all(w == 1.0):
+            rows = _cast_like(xp, w, x)[:, None] * rows  # (P, r, Q)
+        if not used.all():
+            mask = xp.asarray(used[:, None]) if isinstance(x, np.ndarray) else \
+                xp.asarray(used[:, None], device=_device(x))
+            rows = xp.where(mask, rows, xp.zeros_like(rows))  # (P, r, Q)
+        pad = rows if pad is None else pad + rows
+    if pad is None:
+        return xp.zeros((P, count, Q), dtype=x.dtype, device=_device(x))
     return pad
 
 
