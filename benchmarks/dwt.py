@@ -17,6 +17,7 @@ Run::
     python benchmarks/dwt.py              # full run
     python benchmarks/dwt.py --quick      # small smoke run (seconds)
     python benchmarks/dwt.py --repeat 20  # more repeats on a noisy machine
+    python benchmarks/dwt.py --long       # also one 1-D signal of 10^7 float64 samples
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from wavelearn.threads import num_threads  # noqa: E402
 
 SHAPES = [(32, 512, 768), (4, 16384, 64), (256, 64, 128)]
 QUICK_SHAPES = [(4, 256, 96), (2, 1024, 32)]
+LONG_SHAPE = (10**7,)  # --long: one signal of 10^7 samples (the issue's 1-D goal), float64
 DTYPES = ["float32", "float64"]
 MODES = ["periodization", "symmetric"]
 WAVELET, LEVEL, AXIS = "db4", 3, 1
@@ -60,14 +62,15 @@ def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str,
 def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int) -> list[tuple]:
     """Time one case; returns the two table rows (wavedec, waverec)."""
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    coeffs = wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS)
-    pcoeffs = pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS)
+    axis = AXIS if x.ndim > 1 else 0
+    coeffs = wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis)
+    pcoeffs = pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis)
     t = best_times(
         {
-            "wl_dec": lambda: wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS),
-            "pywt_dec": lambda: pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=AXIS),
-            "wl_rec": lambda: wl.waverec(coeffs, WAVELET, mode, axis=AXIS),
-            "pywt_rec": lambda: pywt.waverec(pcoeffs, WAVELET, mode, axis=AXIS),
+            "wl_dec": lambda: wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
+            "pywt_dec": lambda: pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
+            "wl_rec": lambda: wl.waverec(coeffs, WAVELET, mode, axis=axis),
+            "pywt_rec": lambda: pywt.waverec(pcoeffs, WAVELET, mode, axis=axis),
             "floor": x.copy,
         },
         repeat,
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=None,
                         help="timed rounds per case (default 10, or 3 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small shapes: a smoke run")
+    parser.add_argument("--long", action="store_true",
+                        help="also one 1-D signal of 10^7 float64 samples (axis 0)")
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 10)
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -111,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
         for dtype in DTYPES:
             for mode in MODES:
                 rows += run_case(shape, dtype, mode, repeat)
+    if args.long:
+        for mode in MODES:
+            rows += run_case(LONG_SHAPE, "float64", mode, repeat)
     print_table(rows)
 
 
