@@ -35,7 +35,7 @@ matrix products over strided views of the data (no copy of the input):
    samples at its ends, instead of a padded copy of everything.
 
 Big jobs are cut into chunks that a few threads share (``WAVELEARN_NUM_THREADS``,
-see :func:`num_threads`); every chunk is computed the same way whichever
+see :func:`wavelearn.threads.num_threads`); every chunk is computed the same way whichever
 thread runs it, so results do not depend on the number of threads.
 Tests check the blocked and the textbook path against each other and
 against PyWavelets.

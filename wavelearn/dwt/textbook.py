@@ -3,13 +3,9 @@ r"""The textbook filter bank: boundary extension and the tap loops (the referenc
 Part of :mod:`wavelearn.dwt.filterbank` (see there for the overview); arrays are
 ``(P, N, Q)``, the transform runs along axis 1.
 
-**Extension** :math:`E` (``extend`` / ``extend_adjoint``): pad the signal
-at both ends by a boundary *mode*. Every mode is linear, so each padded
-sample is a fixed combination of input samples. We write those
-combinations once as small matrices (rows: padded samples, columns: the
-input samples they read), so that :math:`E x` and :math:`E^T g` are a few
-small matrix products. :math:`E^T` is what folds the gradient of the
-padding back onto the edge samples.
+**Extension** :math:`E` (``extend`` / ``extend_adjoint``, piece 1 of the overview):
+the extension matrices of each boundary mode, the padding as sums of their terms,
+and :math:`E^T` folding the gradient of the padding back onto the edge samples.
 
 **Tap loops** (``filter_down_taps``, ``filter_up_taps``): one strided slice per
 filter tap. Short, exact about inf and NaN, and they run on every backend;
