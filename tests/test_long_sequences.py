@@ -232,14 +232,13 @@ def test_batches_side_by_side_give_the_same_coefficients() -> None:
     np.testing.assert_allclose(back, x, rtol=1e-4, atol=1e-4)
 
 
-def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula(monkeypatch) -> None:
+def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula() -> None:
     """GELU by blocks of rows (NumPy) and torch's fused kernel (torch backend) give
     the tanh formula and its derivative, written out plainly here."""
     from wavelearn.backend import backend_of
     from wavelearn.nn import GELU, layers
 
     rng = np.random.default_rng(6)
-    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 0)  # blocks for any size
     x = 3.0 * rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 50 + 7, 50))  # > 3 blocks
     dy = rng.standard_normal(x.shape)
     c, a = np.sqrt(2.0 / np.pi), 0.044715
@@ -263,13 +262,12 @@ def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
     from wavelearn.nn import LayerNorm, layers
 
     rng = np.random.default_rng(7)
-    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 0)  # blocks for any size
     x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40))
     dy = rng.standard_normal(x.shape)
     blocked = LayerNorm(40, dtype="float64")
     assert len(layers.elementwise_blocks(x)) > 3
     y, dx = blocked(x), blocked.backward(dy)
-    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 1 << 40)
+    monkeypatch.setattr(layers, "ELEMENTWISE_BLOCK", 1 << 40)
     whole = LayerNorm(40, dtype="float64")
     np.testing.assert_allclose(y, whole(x), rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dx, whole.backward(dy), rtol=1e-13, atol=1e-13)
@@ -284,7 +282,7 @@ def test_elementwise_blocks_on_threads_give_the_same_bits(layer_name: str, monke
     rng = np.random.default_rng(8)
     x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
-    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 0)  # blocks, on threads, for any size
+    monkeypatch.setattr(layers, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
     results = []
     for threads in ("1", "3"):
         monkeypatch.setenv("WAVELEARN_NUM_THREADS", threads)
@@ -299,7 +297,7 @@ def test_dropout_by_blocks_on_threads_is_x_times_mask_over_1_minus_p(inplace: bo
                                                                      monkeypatch) -> None:
     from wavelearn.nn import Dropout, layers
 
-    monkeypatch.setattr(layers, "ELEMENTWISE_WHOLE", 0)  # blocks, on threads, for any size
+    monkeypatch.setattr(layers, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
     monkeypatch.setenv("WAVELEARN_NUM_THREADS", "3")
     rng = np.random.default_rng(9)
     x = rng.standard_normal((3, layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)

@@ -247,16 +247,15 @@ def _gelu_p(xp: Any, x: Any) -> Any:
 
 
 ELEMENTWISE_BLOCK = 1 << 17  # elements per block of an elementwise chain (512 KiB float32)
-ELEMENTWISE_WHOLE = 1 << 20  # arrays up to this size are one block (measured: faster)
+ELEMENTWISE_PARALLEL_MIN = 1 << 20  # elements from which the blocks run on several threads
 
 
 def elementwise_blocks(x2: Any) -> list[slice]:
     """Row slices of a 2-D NumPy array, about :data:`ELEMENTWISE_BLOCK` elements each,
     so that a chain of elementwise operations on one block stays in the CPU cache.
-    An array of at most :data:`ELEMENTWISE_WHOLE` elements is one slice (its chain fits
-    in the last-level cache anyway, and fewer, longer passes are faster), and so is an
-    array of another backend (a GPU wants one big kernel, not many small ones)."""
-    if not isinstance(x2, np.ndarray) or x2.size <= ELEMENTWISE_WHOLE:
+    An array of another backend is one slice (a GPU wants one big kernel, not many
+    small ones)."""
+    if not isinstance(x2, np.ndarray):
         return [slice(None)]
     m, h = x2.shape
     step = max(1, ELEMENTWISE_BLOCK // max(h, 1))
@@ -266,9 +265,10 @@ def elementwise_blocks(x2: Any) -> list[slice]:
 def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
     """``f(*arrays)`` for arrays of the same number of rows (2-D, or ``(M, 1)``), computed
     block of rows by block (:func:`elementwise_blocks` of the first array) into full
-    results; ``f`` returns one array of rows or a tuple of them. The blocks share the
-    threads of :func:`wavelearn.threads.run_tasks` (NumPy's elementwise loops run on
-    one core); every block is computed the same way on any thread (same bits)."""
+    results; ``f`` returns one array of rows or a tuple of them. The blocks of big arrays
+    (:data:`ELEMENTWISE_PARALLEL_MIN` elements) share the threads of
+    :func:`wavelearn.threads.run_tasks` (NumPy's elementwise loops run on one core);
+    every block is computed the same way on any thread (same bits)."""
     blocks = elementwise_blocks(arrays[0])
     if len(blocks) == 1:
         return f(*arrays)
@@ -284,16 +284,16 @@ def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
 
     task(blocks[0], parts)
     chunks = [(b,) for b in blocks[1:]]
-    run_tasks(task, chunks)
+    run_tasks(task, chunks, parallel=arrays[0].size >= ELEMENTWISE_PARALLEL_MIN)
     return outs if isinstance(first, tuple) else outs[0]
 
 
 def each_row_block(f: Callable[..., Any], *arrays: Any) -> None:
     """``f(*blocks)`` for every block of rows of the arrays (:func:`elementwise_blocks`
-    of the first), ``f`` writing its results itself: on the threads when there are
-    several blocks."""
+    of the first), ``f`` writing its results itself: on the threads for big arrays."""
     blocks = elementwise_blocks(arrays[0])
-    run_tasks(lambda b: f(*(a[b] for a in arrays)), [(b,) for b in blocks], len(blocks) > 1)
+    run_tasks(lambda b: f(*(a[b] for a in arrays)), [(b,) for b in blocks],
+              arrays[0].size >= ELEMENTWISE_PARALLEL_MIN)
 
 
 class Dropout(Module):
