@@ -314,12 +314,14 @@ def test_dropout_by_blocks_on_threads_is_x_times_mask_over_1_minus_p(inplace: bo
 def test_dropout_masks_drawn_in_pieces_equal_one_draw() -> None:
     from wavelearn.nn import Dropout
 
-    shape = (70, 1000)  # more than one piece
+    shape = (3, 100_000)  # more than one piece
     keep = Dropout(0.3, seed=5, draws="float64")._keep(shape)
     np.testing.assert_array_equal(keep, np.random.default_rng(5).random(shape) >= 0.3)
-    one = Dropout(0.3, seed=5)  # the default draws: pieces of 2^15 from one stream
-    pieces = np.concatenate([one._keep((1 << 15,)) for _ in range(3)])
-    whole = Dropout(0.3, seed=5)._keep((3, 1 << 15))
+    from wavelearn.nn.layers import DROPOUT_PIECE
+
+    one = Dropout(0.3, seed=5)  # the default draws: pieces of DROPOUT_PIECE from one stream
+    pieces = np.concatenate([one._keep((DROPOUT_PIECE,)) for _ in range(3)])
+    whole = Dropout(0.3, seed=5)._keep((3, DROPOUT_PIECE))
     np.testing.assert_array_equal(whole.reshape(-1), pieces)
 
     for p in (0.1, 0.5, 0.9):

@@ -258,7 +258,7 @@ def test_dropout_draws_keep_1_minus_p(draws: str, p: float) -> None:
 
 
 def bytes_keep_reference(seed: int, n: int, p: float) -> np.ndarray:
-    """The ``"bytes"`` draws written out plainly: one piece of ``n <= 2^15`` elements."""
+    """The ``"bytes"`` draws written out plainly: one piece of ``n <= DROPOUT_PIECE`` elements."""
     bg = np.random.default_rng(seed).bit_generator
     raw = bg.random_raw(-(-n // 8))
     b = ((raw[:, None] >> (8 * np.arange(8, dtype=np.uint64))) & 0xFF).reshape(-1)[:n]

@@ -296,6 +296,9 @@ def each_row_block(f: Callable[..., Any], *arrays: Any) -> None:
               arrays[0].size >= ELEMENTWISE_PARALLEL_MIN)
 
 
+DROPOUT_PIECE = 1 << 17  # elements per piece of a mask draw (2^15..2^18: 2^17 measured best)
+
+
 class Dropout(Module):
     r"""Inverted dropout: in training, :math:`y = x \odot m / (1 - p)` with
     :math:`m_i \sim \text{Bernoulli}(1 - p)`; backward :math:`dx = dy \odot m / (1-p)`.
@@ -364,10 +367,11 @@ class Dropout(Module):
 
     def _keep(self, shape: tuple[int, ...]) -> np.ndarray:
         """Which elements survive (a bool array of ``shape``), drawn as ``draws`` says,
-        in pieces of ``2^15`` elements so that the random numbers stay in cache."""
+        in pieces of :data:`DROPOUT_PIECE` elements, so that the random numbers stay in
+        cache (and each piece takes one random draw per kind)."""
         if self.p >= 1.0:
             return np.zeros(shape, dtype=bool)
-        n, step = math.prod(shape), 1 << 15
+        n, step = math.prod(shape), DROPOUT_PIECE
         keep = np.empty(n, dtype=bool)
         draw = self._keep_bytes if self.draws == "bytes" else self._keep_f64
         for start in range(0, n, step):
