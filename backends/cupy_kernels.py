@@ -6,7 +6,7 @@ read; each kernel has a NumPy reference among wavelearn's own functions:
 =============================  ========================================================
 wrapper                        NumPy reference
 =============================  ========================================================
-:func:`dwt`, :func:`idwt`      ``transforms.analysis_level`` / ``synthesis_level`` (= pywt)
+:func:`dwt`, :func:`idwt`      ``levels.analysis_level`` / ``synthesis_level`` (= pywt)
 :func:`wavedec`,               ``wavelearn.wavedec`` / ``waverec`` along axis 1
 :func:`waverec`
 :func:`mixing_forward`,        ``WaveletMixing(mixing_mode='pointwise').forward`` /
@@ -57,7 +57,9 @@ import numpy as np
 
 from wavelearn.backend import array_namespace
 from wavelearn.dwt import causal as reference_causal
+from wavelearn.dwt import levels as lv
 from wavelearn.dwt import transforms as tr
+from wavelearn.dwt.arrays import float_dtype
 from wavelearn.dwt.wavelets import MODES, Wavelet, as_wavelet, check_mode
 
 CUDA_DIR = Path(__file__).resolve().parent / "cuda"
@@ -322,10 +324,10 @@ def fused_plan(N: int, levels: int, F: int, itemsize: int, max_shared: int, *,
 @lru_cache(maxsize=256)
 def mixing_filters(wavelet: Wavelet) -> np.ndarray:
     """``(4, F)`` float64: analysis filters in correlation form (time-reversed
-    ``dec_lo``/``dec_hi``, as ``transforms.analysis_filters`` uses them in
+    ``dec_lo``/``dec_hi``, as ``levels.analysis_filters`` uses them in
     periodization mode) and the synthesis filters ``rec_lo``/``rec_hi``."""
-    fa = tr.analysis_filters(wavelet, "periodization", 2)[0]  # (2, F); the length does not matter
-    out = np.concatenate([fa, tr.synthesis_filters(wavelet)])
+    fa = lv.analysis_filters(wavelet, "periodization", 2)[0]  # (2, F); the length does not matter
+    out = np.concatenate([fa, lv.synthesis_filters(wavelet)])
     out.flags.writeable = False
     return out
 
@@ -357,7 +359,7 @@ def dwt(x: Any, wavelet: Any, mode: str = "symmetric", *, launcher: Any = None
         return tr.dwt(x, w, mode, axis=1)
     x = _contiguous(L, x)
     B, N, D = x.shape
-    filters, left, _, n_out = tr.analysis_filters(w, mode, N)  # (2, Fa) correlation form
+    filters, left, _, n_out = lv.analysis_filters(w, mode, N)  # (2, Fa) correlation form
     f = L.filters(("dwt", w, mode == "periodization"), filters, x.dtype)
     ca, cd = L.empty((B, n_out, D), x.dtype), L.empty((B, n_out, D), x.dtype)
     grid, block = rows_plan(D, B * n_out, L.max_grid_y)
@@ -392,7 +394,7 @@ def idwt(ca: Any, cd: Any, wavelet: Any, mode: str = "symmetric", *, launcher: A
         _fallback(why)
         return tr.idwt(ca, cd, w, mode, axis=1)
     ca, cd = _contiguous(L, ca), _contiguous(L, cd)
-    f = L.filters(("idwt", w), tr.synthesis_filters(w), ca.dtype)
+    f = L.filters(("idwt", w), lv.synthesis_filters(w), ca.dtype)
     y = L.empty((B, n_y, D), ca.dtype)
     grid, block = rows_plan(D, B * n_y, L.max_grid_y)
     args = (ca, cd, f, y, _i32(B), _i32(n), _i32(D), _i32(n_y), _i32(F), _i32(periodization))
@@ -542,7 +544,7 @@ def _launch_mix(L: Any, plan: FusedPlan, x: Any, weight: Any, w: Wavelet, levels
 def _analysis_bands(xp: Any, x: Any, w: Wavelet, levels: int, mode: str) -> list[Any]:
     a, details = x, []
     for _ in range(levels):
-        a, d = tr.analysis_level(xp, a, w, mode)
+        a, d = lv.analysis_level(xp, a, w, mode)
         details.append(d)
     return [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1], each (B, n_k, D)
 
@@ -555,7 +557,7 @@ def _mixing_forward_generic(x: Any, weight: Any, w: Wavelet, levels: int, mode: 
     bands = _analysis_bands(xp, x, w, levels, mode)
     a = bands[0] * weight[0]
     for j, d in enumerate(bands[1:], start=1):
-        a = tr.synthesis_level(xp, tr.fit_approx(a, d * weight[j], j, levels), d * weight[j],
+        a = lv.synthesis_level(xp, tr.fit_approx(a, d * weight[j], j, levels), d * weight[j],
                                w, mode)
     return a[:, : x.shape[1], :]
 
@@ -579,7 +581,7 @@ def _mixing_backward_generic(x: Any, dy: Any, weight: Any, w: Wavelet, levels: i
 def _as_float(x: Any) -> Any:
     """``x`` in the dtype the generic path computes in (PyWavelets' rule)."""
     xp = array_namespace(x)
-    return xp.astype(x, tr.float_dtype(xp, x, "x"), copy=False)
+    return xp.astype(x, float_dtype(xp, x, "x"), copy=False)
 
 
 # ---------------------------------------------------------------------------

@@ -32,17 +32,25 @@ number of dimensions, and transform along ``axis``.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace, check_same_backend, library_of
+from wavelearn.backend import check_same_backend
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt import finite as fin
+from wavelearn.dwt.arrays import Layout, as_array, from_3d, prepare
+from wavelearn.dwt.levels import (  # noqa: F401 (the level functions, also from here)
+    analysis_filters,
+    analysis_growth,
+    analysis_level,
+    analysis_level_adjoint,
+    synthesis_filters,
+    synthesis_growth,
+    synthesis_level,
+    synthesis_level_adjoint,
+)
 from wavelearn.dwt.wavelets import Wavelet, as_wavelet, check_mode
 
 __all__ = [
@@ -116,199 +124,6 @@ def dwt_coeff_len(data_len: int, filter_len: int | str | Wavelet, mode: str) -> 
 
 
 # ---------------------------------------------------------------------------
-# Input checks and the (P, N, Q) layout
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """How an n-d array was viewed as ``(P, N, Q)`` (to undo it)."""
-
-    shape: tuple[int, ...]
-    axis: int
-    moved: bool  # True: rows stored as (1, N, P*Q) so the channels are many and contiguous
-
-
-def _normalize_axis(axis: Any, ndim: int, name: str = "axis") -> int:
-    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-        raise TypeError(f"{name} must be an int, got {type(axis).__name__}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
-    return int(axis) % ndim
-
-
-def float_dtype(xp: Any, x: Any, name: str) -> Any:
-    """PyWavelets' dtype rule: float32/64 and complex64/128 stay, float16 becomes
-    float32, extended precision (longdouble, clongdouble) becomes float64 /
-    complex128, integers and booleans become float64; anything else is an error."""
-    if xp.isdtype(x.dtype, ("real floating", "complex floating")):
-        if x.dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):
-            return x.dtype
-        if xp.isdtype(x.dtype, "complex floating"):  # clongdouble
-            return xp.complex128
-        return xp.float64 if x.dtype.itemsize > 8 else xp.float32  # longdouble; float16
-    if xp.isdtype(x.dtype, ("integral", "bool")):
-        return xp.float64
-    raise TypeError(f"{name} must hold numbers (int, float or complex), got dtype {x.dtype}")
-
-
-def _as_array(data: Any, name: str) -> Any:
-    if isinstance(data, (list, tuple, int, float, complex, np.generic)):
-        data = np.asarray(data)
-    if library_of(data) is None:
-        raise TypeError(
-            f"{name} must be an array (numpy, cupy or torch) or a list of numbers, "
-            f"got {type(data).__name__}"
-        )
-    if isinstance(data, np.ndarray) and data.dtype == object:
-        return _object_to_float(data, name)
-    if isinstance(data, np.ndarray) and data.dtype.kind not in "biufc":
-        raise TypeError(f"{name} must hold numbers, got dtype {data.dtype}")
-    return data
-
-
-def _object_to_float(data: np.ndarray, name: str) -> np.ndarray:
-    """An object array of real numbers as float64 (as PyWavelets converts it);
-    any other element (None, a string, a complex number, a list) raises."""
-    for v in data.flat:
-        if not (isinstance(v, numbers.Real)
-                or (isinstance(v, numbers.Number) and not isinstance(v, numbers.Complex))):
-            raise TypeError(f"{name} must hold numbers; its object array holds "
-                            f"{type(v).__name__} {v!r}")
-    return data.astype(np.float64)
-
-
-def _prepare(
-    data: Any, axis: Any, name: str = "data", empty_axis: bool = False
-) -> tuple[Any, Any, _Layout]:
-    """Check ``data`` and view it as ``(P, N, Q)``; returns ``(xp, x3, layout)``.
-
-    Like PyWavelets, other axes may be empty (``P`` or ``Q`` is 0), the
-    transformed axis only where ``empty_axis`` says so."""
-    data = _as_array(data, name)
-    xp = array_namespace(data)
-    axis = _normalize_axis(axis, data.ndim)
-    if data.shape[axis] == 0 and not empty_axis:
-        raise ValueError(f"{name} is empty along axis {axis} (shape {tuple(data.shape)}); "
-                         "it needs samples")
-    x = xp.astype(data, float_dtype(xp, data, name), copy=False)
-    return (xp, *_to_3d(xp, x, axis))
-
-
-def _to_3d(xp: Any, x: Any, axis: int) -> tuple[Any, _Layout]:
-    shape = tuple(x.shape)
-    P, N, Q = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
-    x3 = xp.reshape(x, (P, N, Q))
-    if Q < 16 <= P * Q:  # few channels after the axis: put the others there
-        x3 = xp.reshape(xp.permute_dims(x3, (1, 0, 2)), (1, N, P * Q))
-        return x3, _Layout(shape, axis, True)
-    return x3, _Layout(shape, axis, False)
-
-
-def _from_3d(xp: Any, y: Any, layout: _Layout) -> Any:
-    """Undo :func:`_to_3d` for a result ``y`` with a new length along the axis."""
-    n, shape, axis = y.shape[1], layout.shape, layout.axis
-    if layout.moved:
-        P, Q = math.prod(shape[:axis]), math.prod(shape[axis + 1 :])
-        y = xp.permute_dims(xp.reshape(y, (n, P, Q)), (1, 0, 2))  # (P, n, Q)
-    return xp.reshape(y, shape[:axis] + (n,) + shape[axis + 1 :])
-
-
-# ---------------------------------------------------------------------------
-# One level, on (P, N, Q) arrays
-# ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1024)
-def analysis_filters(wavelet: Wavelet, mode: str, n: int) -> tuple[np.ndarray, int, int, int]:
-    r"""``(filters, left, right, n_out)`` of one analysis level.
-
-    :math:`c[o] = \sum_j h[j]\, x_e[2o + 1 - j]` (PyWavelets pads ``F - 1``
-    samples on each side) is a correlation with the reversed filter, which is
-    what :func:`filterbank.filter_down` computes. The first padded sample is
-    never read, so we pad one sample less on the left.
-    """
-    F = wavelet.dec_len
-    rev = np.stack([wavelet.dec_lo[::-1], wavelet.dec_hi[::-1]])  # (2, F)
-    if mode == "periodization":
-        left = F // 2 - 1
-        return rev, left, left + n % 2, -(-n // 2)
-    return rev, F - 2, F - 1, (n + F - 1) // 2
-
-
-@lru_cache(maxsize=1024)
-def synthesis_filters(wavelet: Wavelet) -> np.ndarray:
-    return np.stack([wavelet.rec_lo, wavelet.rec_hi])  # (2, F)
-
-
-def analysis_level(
-    xp: Any, x: Any, w: Wavelet, mode: str, *, finite: bool = False
-) -> tuple[Any, Any]:
-    """One analysis level: ``x (P, N, Q) -> (cA, cD)``, each ``(P, n, Q)``.
-    ``finite``: ``x`` is known to be finite (see :mod:`wavelearn.dwt.finite`)."""
-    filters, left, right, n_out = analysis_filters(w, mode, x.shape[1])
-    y = fb.extend_filter_down(xp, x, filters, n_out, left, right, mode,
-                              finite=finite)  # (2, P, n_out, Q)
-    return y[0], y[1]
-
-
-def analysis_growth(w: Wavelet, mode: str, n: int) -> float:
-    """How much :func:`analysis_level` may grow magnitudes (:func:`finite.level_growth`)."""
-    filters, left, right, _ = analysis_filters(w, mode, n)
-    return fin.level_growth(filters, n, left, right, mode)
-
-
-def analysis_level_adjoint(xp: Any, da: Any, dd: Any, n: int, w: Wavelet, mode: str) -> Any:
-    """The adjoint of :func:`analysis_level`: ``E^T`` of the upsampled-and-filtered bands."""
-    filters, left, right, _ = analysis_filters(w, mode, n)
-    return fb.filter_up_fold(xp, [da, dd], filters, n, left, right, mode)  # (P, n, Q)
-
-
-def synthesis_level(
-    xp: Any, a: Any, d: Any, w: Wavelet, mode: str, *, finite: bool = False
-) -> Any:
-    r"""One synthesis level: :math:`z = \sum_b \mathrm{up}(c_b) * g_b`, of length
-    :math:`2n + F - 2`; periodization wraps its ends around (the adjoint of the
-    periodic padding), the other modes keep the part the padding did not
-    touch, :math:`z[F-2 : 2n]` (the adjoint of zero padding). Both are
-    :math:`E^T z`, which :func:`filterbank.filter_up_fold` computes without
-    building all of :math:`z`. ``finite``: ``a`` and ``d`` are known to be finite."""
-    n, g = a.shape[1], synthesis_filters(w)
-    if 2 * n - w.dec_len + 2 < 1 and mode != "periodization":  # too few coefficients:
-        # nothing is left (pywt refuses these)
-        return fb.filter_up(xp, [a, d], g, 2 * n + w.dec_len - 2)[:, w.dec_len - 2 : 2 * n, :]
-    return fb.filter_up_fold(xp, [a, d], g, *_synthesis_fold(w, mode, n), finite=finite)
-
-
-def _synthesis_fold(w: Wavelet, mode: str, n: int) -> tuple[int, int, int, str]:
-    """``(length, left, right, mode)`` of :func:`synthesis_level`'s fold: periodization
-    wraps ``p = F/2 - 1`` samples around, the other modes drop ``F - 2`` per end."""
-    F = w.dec_len
-    if mode == "periodization":
-        return 2 * n, F // 2 - 1, F // 2 - 1, "periodic"
-    return 2 * n - F + 2, F - 2, F - 2, "zero"
-
-
-def synthesis_growth(w: Wavelet, mode: str, n: int) -> float:
-    """How much :func:`synthesis_level` may grow magnitudes (:func:`finite.level_growth`)."""
-    length, left, right, fold_mode = _synthesis_fold(w, mode, n)
-    return fin.level_growth(synthesis_filters(w), length, left, right, fold_mode)
-
-
-def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
-    """The adjoint of :func:`synthesis_level`: pad ``dy`` back (periodically, or with
-    zeros), then filter and downsample with the synthesis filters."""
-    F, N = w.dec_len, dy.shape[1]
-    if mode == "periodization":
-        p = F // 2 - 1
-        y = fb.extend_filter_down(xp, dy, synthesis_filters(w), N // 2, p, p, "periodic")
-    else:
-        g = synthesis_filters(w)
-        y = fb.extend_filter_down(xp, dy, g, (N + F - 2) // 2, F - 2, F - 2, "zero")
-    return y[0], y[1]  # (P, n, Q) each
-
-
-# ---------------------------------------------------------------------------
 # Public API: single level
 # ---------------------------------------------------------------------------
 
@@ -323,9 +138,9 @@ def dwt(data: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> tup
         axis: the axis to transform.
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, x3, layout = _prepare(data, axis)
+    xp, x3, layout = prepare(data, axis)
     a, d = analysis_level(xp, x3, w, mode)
-    return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
+    return from_3d(xp, a, layout), from_3d(xp, d, layout)
 
 
 def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1) -> Any:
@@ -335,15 +150,15 @@ def idwt(cA: Any, cD: Any, wavelet: Any, mode: str = "symmetric", axis: int = -1
     w, mode = as_wavelet(wavelet), check_mode(mode)
     if cA is None and cD is None:
         raise ValueError("idwt needs cA or cD; both are None")
-    named = [(n, _as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
+    named = [(n, as_array(c, n)) for n, c in (("cA", cA), ("cD", cD)) if c is not None]
     check_same_backend(*(c for _, c in named))  # before anything
     if len(named) == 2:
         _check_same_shape(named[0][1], named[1][1], "cA", "cD")
-    xp, ref3, layout = _prepare(named[0][1], axis, named[0][0])
-    bands = {n: _prepare(c, axis, n)[1] for n, c in named}
+    xp, ref3, layout = prepare(named[0][1], axis, named[0][0])
+    bands = {n: prepare(c, axis, n)[1] for n, c in named}
     a3, d3 = (bands.get(n, xp.zeros_like(ref3)) for n in ("cA", "cD"))
     _check_synthesis_length(a3.shape[1], w, mode, "cA and cD")
-    return _from_3d(xp, synthesis_level(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
+    return from_3d(xp, synthesis_level(xp, *_common_dtype(xp, a3, d3), w, mode), layout)
 
 
 def _check_synthesis_length(n: int, w: Wavelet, mode: str, name: str) -> None:
@@ -419,7 +234,7 @@ def wavedec(
     :data:`LEVEL_LIMIT`. ``level=0`` returns ``[data]`` (in the float dtype).
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, a, layout = _prepare(data, axis, empty_axis=True)
+    xp, a, layout = prepare(data, axis, empty_axis=True)
     level = check_level(level, a.shape[1], w)
     details = []
     bound = fin.magnitude_bound([a]) if level and fb.blocked_candidate(a) else math.inf
@@ -428,29 +243,29 @@ def wavedec(
         bound *= analysis_growth(w, mode, a.shape[1])
         a, d = analysis_level(xp, a, w, mode, finite=finite)
         details.append(d)
-    return [_from_3d(xp, c, layout) for c in [a, *details[::-1]]]
+    return [from_3d(xp, c, layout) for c in [a, *details[::-1]]]
 
 
 def _coeffs_3d(
     coeffs: Any, axis: int, name: str = "coeffs", allow_none: bool = False
-) -> tuple[Any, list[Any], _Layout]:
+) -> tuple[Any, list[Any], Layout]:
     """Check a coefficient list and view every entry as ``(P, n, Q)``; with
     ``allow_none``, ``None`` entries (bands of zeros, as in PyWavelets) stay None."""
     if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
         raise ValueError(f"{name} must be a non-empty list [cA_n, cD_n, ..., cD_1]")
-    arrays = [None if c is None and allow_none else _as_array(c, f"{name}[{j}]")
+    arrays = [None if c is None and allow_none else as_array(c, f"{name}[{j}]")
               for j, c in enumerate(coeffs)]
     given = [(j, c) for j, c in enumerate(arrays) if c is not None]
     if not given:
         raise ValueError(f"{name} holds only None; at least one band must be an array")
     check_same_backend(*(c for _, c in given))  # before anything
     j0, c0 = given[0]
-    xp, first, layout = _prepare(c0, axis, f"{name}[{j0}]", empty_axis=len(arrays) == 1)
+    xp, first, layout = prepare(c0, axis, f"{name}[{j0}]", empty_axis=len(arrays) == 1)
     out: list[Any] = [None] * len(arrays)
     out[j0] = first
     ref = [s for k, s in enumerate(layout.shape) if k != layout.axis]
     for j, c in given[1:]:
-        c3 = _prepare(c, axis, f"{name}[{j}]")[1]
+        c3 = prepare(c, axis, f"{name}[{j}]")[1]
         rest = [s for k, s in enumerate(c.shape) if k != layout.axis]
         if rest != ref:
             raise ValueError(
@@ -505,7 +320,7 @@ def waverec(
         a = synthesis_level(xp, a, d, w, mode, finite=finite)
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
-    return _from_3d(xp, crop_length(a, length), layout)
+    return from_3d(xp, crop_length(a, length), layout)
 
 
 def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
@@ -544,14 +359,14 @@ def dwt_adjoint(
     r"""The adjoint of :func:`dwt`: :math:`A^T [\bar c_A; \bar c_D]`, the gradient
     with respect to ``data`` of length ``length`` along ``axis``."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    dcA, dcD = _as_array(dcA, "dcA"), _as_array(dcD, "dcD")
+    dcA, dcD = as_array(dcA, "dcA"), as_array(dcD, "dcD")
     check_same_backend(dcA, dcD)  # before anything
     _check_same_shape(dcA, dcD, "dcA", "dcD")
-    xp, a3, layout = _prepare(dcA, axis, "dcA")
-    d3 = _prepare(dcD, axis, "dcD")[1]
+    xp, a3, layout = prepare(dcA, axis, "dcA")
+    d3 = prepare(dcD, axis, "dcD")[1]
     _expect_len(a3.shape[1], dwt_coeff_len(length, w, mode), "dcA", length)
     dx = analysis_level_adjoint(xp, *_common_dtype(xp, a3, d3), length, w, mode)  # (P, n, Q)
-    return _from_3d(xp, dx, layout)
+    return from_3d(xp, dx, layout)
 
 
 def _expect_len(got: int, want: int, name: str, length: int) -> None:
@@ -565,13 +380,13 @@ def idwt_adjoint(
 ) -> tuple[Any, Any]:
     """The adjoint of :func:`idwt`: ``(dcA, dcD)`` from the gradient ``dy`` of its output."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, y3, layout = _prepare(dy, axis, "dy")
+    xp, y3, layout = prepare(dy, axis, "dy")
     N, F = y3.shape[1], w.dec_len
     if (mode == "periodization" and N % 2) or (mode != "periodization" and (N + F) % 2):
         raise ValueError(f"dy has {N} samples along the axis, which idwt never outputs "
                          f"with {w.name} in mode {mode!r}")
     a, d = synthesis_level_adjoint(xp, y3, w, mode)
-    return _from_3d(xp, a, layout), _from_3d(xp, d, layout)
+    return from_3d(xp, a, layout), from_3d(xp, d, layout)
 
 
 def wavedec_adjoint(
@@ -594,7 +409,7 @@ def wavedec_adjoint(
         n = lengths[len(cs) - j - 1]
         _expect_len(dd.shape[1], lengths[len(cs) - j], f"dcoeffs[{j}]", n)
         da = analysis_level_adjoint(xp, da, dd, n, w, mode)
-    return _from_3d(xp, da, layout)
+    return from_3d(xp, da, layout)
 
 
 def waverec_adjoint(
@@ -609,7 +424,7 @@ def waverec_adjoint(
     ``axis`` were ``coeff_lengths`` (``[len(cA_n), len(cD_n), ..., len(cD_1)]``);
     ``dy`` may be shorter by one sample (``waverec(..., length=...)``)."""
     w, mode = as_wavelet(wavelet), check_mode(mode)
-    xp, g, layout = _prepare(dy, axis, "dy")
+    xp, g, layout = prepare(dy, axis, "dy")
     approx_in = _waverec_lengths(coeff_lengths, w, mode)  # length of a entering each level
     natural = approx_in[-1]
     if g.shape[1] not in (natural, natural - 1):
@@ -624,7 +439,7 @@ def waverec_adjoint(
         trimmed = approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last sample
         g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim
     grads.append(g)
-    return [_from_3d(xp, c, layout) for c in grads[::-1]]
+    return [from_3d(xp, c, layout) for c in grads[::-1]]
 
 
 def _waverec_lengths(coeff_lengths: list[int], w: Wavelet, mode: str) -> list[int]:

@@ -55,6 +55,7 @@ from wavelearn.dwt.causal import (
     causal_lowpass,
     init_history,
 )
+from wavelearn.dwt.levels import analysis_level, synthesis_level
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
 
@@ -224,7 +225,7 @@ class WaveletMixing(_MixingBase):
             return kernels.mixing_forward(x, self.weight.data, self.wavelet, self.levels)
         a, details = x, []
         for _ in range(self.levels):
-            a, d = tr.analysis_level(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
+            a, d = analysis_level(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
             details.append(d)
         bands = [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1]
         repeats = [2**self.levels] + [2**j for j in range(self.levels, 0, -1)]
@@ -235,7 +236,7 @@ class WaveletMixing(_MixingBase):
         a = bands[0]
         for j, d in enumerate(bands[1:], start=1):
             a = tr.fit_approx(a, d, j, self.levels)  # (B, n_j, D)
-            a = tr.synthesis_level(xp, a, d, self.wavelet, self.mode)
+            a = synthesis_level(xp, a, d, self.wavelet, self.mode)
         return a[:, :n, :]  # (B, N, D): waverec(..., length=N)
 
     def backward(self, dy: Any) -> Any:
