@@ -136,10 +136,12 @@ def run_generators(trainer: Any) -> dict[str, np.random.Generator]:
 
 
 def dropout_draws(module: Module) -> str:
-    """How ``module``'s Dropout layers draw their masks (``Dropout.draws``); a run's
+    """How ``module``'s Dropout layers draw their masks (``Dropout.draws``): a run's
     layers all draw the same way (``"bytes"`` for a model without dropout)."""
-    found = {m.draws for m in module.modules() if isinstance(m, Dropout)}
-    return found.pop() if len(found) == 1 else "bytes"
+    found = sorted({m.draws for m in module.modules() if isinstance(m, Dropout)})
+    if len(found) > 1:
+        raise ValueError(f"the model's Dropout layers draw their masks differently: {found}")
+    return found[0] if found else "bytes"
 
 
 def set_dropout_draws(module: Module, draws: str) -> None:
