@@ -264,9 +264,9 @@ def test_level_and_channel_forward_of_the_checker_match_the_library():
     from wavelearn.nn.mixing import mix_backward, mix_forward
 
     for level, mode in [(False, "channel"), (True, "level")]:
-        bands, weight, dout, repeats = exercises._mixing_case(3, level=level)
-        mine = (exercises._level_forward(bands, weight, repeats) if level
-                else exercises._channel_forward(bands, weight))
+        bands, weight, dout, repeats = exercises.layers.mixing_case(3, level=level)
+        mine = (exercises.layers.level_forward(bands, weight, repeats) if level
+                else exercises.layers.channel_forward(bands, weight))
         theirs = mix_forward(np, mode, bands, weight, repeats)
         for a, b in zip(mine, theirs, strict=True):
             np.testing.assert_allclose(a, b, atol=1e-12)
