@@ -236,17 +236,17 @@ def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula() -> None:
     """GELU by blocks of rows (NumPy) and torch's fused kernel (torch backend) give
     the tanh formula and its derivative, written out plainly here."""
     from wavelearn.backend import backend_of
-    from wavelearn.nn import GELU, layers
+    from wavelearn.nn import GELU, rowwise
 
     rng = np.random.default_rng(6)
-    x = 3.0 * rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 50 + 7, 50))  # > 3 blocks
+    x = 3.0 * rng.standard_normal((3 * rowwise.ELEMENTWISE_BLOCK // 50 + 7, 50))  # > 3 blocks
     dy = rng.standard_normal(x.shape)
     c, a = np.sqrt(2.0 / np.pi), 0.044715
     t = np.tanh(c * (x + a * x**3))
     y_ref = 0.5 * x * (1.0 + t)
     dx_ref = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * c * (1.0 + 3.0 * a * x**2))
     layer = GELU()
-    assert len(layers.elementwise_blocks(x)) > 3
+    assert len(rowwise.elementwise_blocks(x)) > 3
     np.testing.assert_allclose(layer(x), y_ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(layer.backward(dy), dx_ref, rtol=1e-12, atol=1e-13)
     torch = pytest.importorskip("torch")
@@ -259,15 +259,15 @@ def test_gelu_blocks_and_fused_torch_kernel_equal_the_formula() -> None:
 
 
 def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
-    from wavelearn.nn import LayerNorm, layers
+    from wavelearn.nn import LayerNorm, rowwise
 
     rng = np.random.default_rng(7)
-    x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40))
+    x = rng.standard_normal((3 * rowwise.ELEMENTWISE_BLOCK // 40 + 5, 40))
     dy = rng.standard_normal(x.shape)
     blocked = LayerNorm(40, dtype="float64")
-    assert len(layers.elementwise_blocks(x)) > 3
+    assert len(rowwise.elementwise_blocks(x)) > 3
     y, dx = blocked(x), blocked.backward(dy)
-    monkeypatch.setattr(layers, "ELEMENTWISE_BLOCK", 1 << 40)
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_BLOCK", 1 << 40)
     whole = LayerNorm(40, dtype="float64")
     np.testing.assert_allclose(y, whole(x), rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(dx, whole.backward(dy), rtol=1e-13, atol=1e-13)
@@ -277,12 +277,12 @@ def test_layernorm_by_blocks_of_rows_equals_one_block(monkeypatch) -> None:
 @pytest.mark.parametrize("layer_name", ["GELU", "LayerNorm"])
 def test_elementwise_blocks_on_threads_give_the_same_bits(layer_name: str, monkeypatch) -> None:
     from wavelearn import nn
-    from wavelearn.nn import layers
+    from wavelearn.nn import rowwise
 
     rng = np.random.default_rng(8)
-    x = rng.standard_normal((3 * layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
+    x = rng.standard_normal((3 * rowwise.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
-    monkeypatch.setattr(layers, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
     results = []
     for threads in ("1", "3"):
         monkeypatch.setenv("WAVELEARN_NUM_THREADS", threads)
@@ -295,17 +295,17 @@ def test_elementwise_blocks_on_threads_give_the_same_bits(layer_name: str, monke
 @pytest.mark.parametrize("inplace", [False, True])
 def test_dropout_by_blocks_on_threads_is_x_times_mask_over_1_minus_p(inplace: bool,
                                                                      monkeypatch) -> None:
-    from wavelearn.nn import Dropout, layers
+    from wavelearn.nn import Dropout, rowwise
 
-    monkeypatch.setattr(layers, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_PARALLEL_MIN", 0)  # threads for any size
     monkeypatch.setenv("WAVELEARN_NUM_THREADS", "3")
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((3, layers.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
+    x = rng.standard_normal((3, rowwise.ELEMENTWISE_BLOCK // 40 + 5, 40)).astype(np.float32)
     dy, x0 = rng.standard_normal(x.shape).astype(np.float32), x.copy()
     layer = Dropout(0.3, seed=2, inplace=inplace)
     y, dx = layer(x), layer.backward(dy)
     keep = layer.cache["mask"]
-    assert len(layers.elementwise_blocks(x.reshape(-1, 40))) > 3 and 0 < keep.mean() < 1
+    assert len(rowwise.elementwise_blocks(x.reshape(-1, 40))) > 3 and 0 < keep.mean() < 1
     np.testing.assert_array_equal(y, x0 * keep * np.float32(1 / 0.7))
     np.testing.assert_array_equal(dx, dy * keep * np.float32(1 / 0.7))
     assert (y is x) == inplace
