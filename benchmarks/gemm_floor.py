@@ -65,6 +65,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import training_step  # noqa: E402
+
 import wavelearn  # noqa: E402
 from wavelearn.backend import use_backend  # noqa: E402
 from wavelearn.models import WaveletTransformer  # noqa: E402
@@ -146,10 +149,7 @@ def model_case(backend: str, quick: bool) -> tuple[Callable[[], None], list]:
     loss = CrossEntropyLoss()
 
     def step() -> None:
-        for p in model.parameters():
-            p.grad = None
-        loss.forward(model(ids), labels)
-        model.backward(loss.backward())
+        training_step(model, ids, labels, loss)
 
     return step, [model]
 

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
+from bench_common import reset_peak_rss, status_kib, training_step  # noqa: E402
 from torch_reference import check_matches_wavelearn, from_wavelearn  # noqa: E402
 
 import wavelearn  # noqa: E402
@@ -95,15 +96,6 @@ def make_batch(n: int, batch: int = BATCH, seed: int = 0) -> tuple[np.ndarray, n
     return ids, labels
 
 
-def wavelearn_step(model: WaveletTransformer, ids: np.ndarray, labels: np.ndarray,
-                   loss: CrossEntropyLoss) -> None:
-    """One training step without the optimizer: fresh gradients, forward, loss, backward."""
-    for p in model.parameters():
-        p.grad = None
-    loss.forward(model(ids), labels)
-    model.backward(loss.backward())
-
-
 def torch_step(ref: torch.nn.Module, ids: torch.Tensor, labels: torch.Tensor) -> None:
     ref.zero_grad(set_to_none=True)
     F.cross_entropy(ref(ids), labels).backward()
@@ -117,7 +109,7 @@ def timed_functions(n: int) -> dict[str, Callable[[], object]]:
     loss = CrossEntropyLoss()
     return {
         "wl_fwd": lambda: model(ids),
-        "wl_step": lambda: wavelearn_step(model, ids, labels, loss),
+        "wl_step": lambda: training_step(model, ids, labels, loss),
         "torch_fwd": lambda: ref(tids),  # autograd on: records the graph, as a training forward
         "torch_step": lambda: torch_step(ref, tids, tlabels),
     }
@@ -157,7 +149,7 @@ def check_equivalence(n: int) -> str:
         b64.mixing.weight.data = b32.mixing.weight.data.astype(np.float64)
     r64 = from_wavelearn(m64).train()
     err64 = check_matches_wavelearn(m64, r64, ids)
-    wavelearn_step(m64, ids, labels, CrossEntropyLoss())
+    training_step(m64, ids, labels, CrossEntropyLoss())
     torch_step(r64, torch.as_tensor(ids), torch.as_tensor(labels))
     theirs = dict(r64.named_parameters())
     gerr = 0.0
@@ -174,23 +166,6 @@ def check_equivalence(n: int) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
-def _reset_peak_rss() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
-        return True
-    except OSError:
-        return False
-
-
 def memory_worker(library: str, n: int, checkpointing: bool) -> dict[str, float]:
     """Peak memory (MiB) of the second training step of one configuration."""
     model = make_wavelearn(checkpointing)
@@ -199,7 +174,7 @@ def memory_worker(library: str, n: int, checkpointing: bool) -> dict[str, float]
         loss = CrossEntropyLoss()
 
         def step() -> None:
-            wavelearn_step(model, ids, labels, loss)
+            training_step(model, ids, labels, loss)
     else:
         torch.set_num_threads(TORCH_THREADS)
         ref = from_wavelearn(model).train()
@@ -220,8 +195,8 @@ def memory_worker(library: str, n: int, checkpointing: bool) -> dict[str, float]
         ref.zero_grad(set_to_none=True)
     gc.collect()
     out: dict[str, float] = {}
-    can_reset = _reset_peak_rss()
-    rss0 = _status_kib("VmRSS")
+    can_reset = reset_peak_rss()
+    rss0 = status_kib("VmRSS")
     if library == "wavelearn":
         tracemalloc.start()
     step()
@@ -229,7 +204,7 @@ def memory_worker(library: str, n: int, checkpointing: bool) -> dict[str, float]
         out["tracemalloc_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
     if can_reset:
-        out["rss_mib"] = (_status_kib("VmHWM") - rss0) / 2**10
+        out["rss_mib"] = (status_kib("VmHWM") - rss0) / 2**10
     return out
 
 
@@ -315,10 +290,10 @@ def profile_step(n: int, top: int = 25) -> None:
     model = make_wavelearn()
     ids, labels = make_batch(n)
     loss = CrossEntropyLoss()
-    wavelearn_step(model, ids, labels, loss)
+    training_step(model, ids, labels, loss)
     prof = cProfile.Profile()
     prof.enable()
-    wavelearn_step(model, ids, labels, loss)
+    training_step(model, ids, labels, loss)
     prof.disable()
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf)

@@ -47,6 +47,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+from bench_common import reset_peak_rss, status_kib, training_step  # noqa: E402
 
 LENGTHS = [1024, 4096, 16384, 65536, 262144]
 QUICK_LENGTHS = [1024, 4096, 16384]
@@ -73,10 +75,7 @@ def wavelet_step(n: int, batch: int = 1) -> Any:
     loss = CrossEntropyLoss()
 
     def step() -> None:
-        for p in model.parameters():
-            p.grad = None
-        loss.forward(model(ids), labels)
-        model.backward(loss.backward())
+        training_step(model, ids, labels, loss)
 
     def forget() -> None:  # what a step leaves behind (torch frees its graph by itself)
         for m in model.modules():
@@ -141,14 +140,6 @@ def attention_step(n: int) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
 def worker(model: str, n: int, repeat: int, batch: int = 1) -> dict[str, float]:
     """Seconds per step (min over ``repeat``) and the step's peak memory growth (bytes)."""
     if model == "attention":
@@ -160,16 +151,16 @@ def worker(model: str, n: int, repeat: int, batch: int = 1) -> dict[str, float]:
     step()  # warm-up: caches, first touch of the gradients
     if hasattr(step, "forget"):
         step.forget()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")  # VmHWM := VmRSS (Linux >= 4.0)
-    rss0 = _status_kib("VmRSS")
+    if not reset_peak_rss():  # VmHWM := VmRSS (Linux >= 4.0)
+        raise OSError("cannot reset the peak RSS (/proc/self/clear_refs)")
+    rss0 = status_kib("VmRSS")
     best = math.inf
     for i in range(repeat):
         t0 = time.perf_counter()
         step()
         best = min(best, time.perf_counter() - t0)
         if i == 0:
-            peak = (_status_kib("VmHWM") - rss0) * 1024
+            peak = (status_kib("VmHWM") - rss0) * 1024
         if hasattr(step, "forget"):
             step.forget()
     return {"seconds": best, "peak_bytes": peak}
