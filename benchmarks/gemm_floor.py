@@ -42,8 +42,15 @@ Run::
     python benchmarks/gemm_floor.py            # all cases (the seed case takes minutes)
     python benchmarks/gemm_floor.py --quick    # smoke run (seconds)
     python benchmarks/gemm_floor.py --cases model,default --repeat 5
+    python benchmarks/gemm_floor.py --cases seed --keep-freed-memory   # see below
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 WAVELEARN_NUM_THREADS=1 \
         python benchmarks/gemm_floor.py       # one thread everywhere: steadier on a busy machine
+
+``--keep-freed-memory`` calls :func:`wavelearn.keep_freed_memory` first. The seed
+forward writes ~9 GB of caches into fresh arrays; with glibc's defaults each big
+array is new memory that the kernel zeroes page by page on first touch (system
+time, ``getrusage``), with the freed memory kept the next forward reuses it.
+Step and floor run in the same process, so both get it.
 
 On a machine whose cores other processes use, multi-threaded BLAS can stall
 (a thread waits for one that is not running): compare the CPU-time ratio,
@@ -258,7 +265,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip the torch backend")
     parser.add_argument("--pause", type=float, default=PAUSE,
                         help=f"seconds of sleep before each timed call (default {PAUSE})")
+    parser.add_argument("--keep-freed-memory", action="store_true",
+                        help="call wavelearn.keep_freed_memory() first: freed arrays stay in "
+                             "the process (no page faults for the next step's)")
     args = parser.parse_args(argv)
+    if args.keep_freed_memory:
+        wavelearn.keep_freed_memory()
     cases = args.cases.split(",")
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
@@ -279,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wavelearn {wavelearn.__version__}, numpy {np.__version__}, python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds, "
           f"{args.pause} s pause before each call"
-          f"{' (quick shapes)' if args.quick else ''}; "
+          f"{' (quick shapes)' if args.quick else ''}"
+          f"{'; freed memory kept' if args.keep_freed_memory else ''}; "
           + ", ".join(f"{k}={v}" for k, v in threads.items()))
     head = (f"{'case':<8} | {'step ms':>9} {'floor ms':>9} {'ratio':>6} {'goal':>5} | "
             f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11}")

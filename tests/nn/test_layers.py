@@ -111,10 +111,12 @@ def test_layernorm_matches_torch() -> None:
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-def test_gelu_matches_torch_tanh_approximation() -> None:
+@pytest.mark.parametrize("training", [True, False], ids=["train: keeps the slope", "eval: keeps x"])
+def test_gelu_matches_torch_tanh_approximation(training: bool) -> None:
     x, g = 3.0 * randn(5, 8), randn(5, 8, seed=1)
-    layer = GELU()
+    layer = GELU().train(training)
     y, dx = layer(x), layer.backward(g)
+    assert set(layer.cache) == ({"slope"} if training else {"x"})
     ty, (tdx,) = torch_grads(lambda t: F.gelu(t, approximate="tanh"), t64(x, True), g=g)
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dx, tdx.numpy(), rtol=1e-12, atol=1e-14)
@@ -341,6 +343,26 @@ def test_scatter_add_rows_torch_and_numpy() -> None:
                              torch.tensor(values))
     np.testing.assert_allclose(got_np[2], values[0] + values[2])
     np.testing.assert_allclose(got_t.numpy(), got_np)
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 5], ids=["one call", "chunks of 5 elements"])
+def test_numpy_scatter_add_rows_adds_as_add_at_on_rows_bit_for_bit(
+        chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import wavelearn.backends.numpy as numpy_backend
+
+    monkeypatch.setattr(numpy_backend, "SCATTER_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    idx = rng.integers(-7, 7, 400)  # many repeats, negative rows count from the end
+    scales = 10.0 ** rng.integers(-6, 6, (400, 1))  # sums that round differently by order
+    values = (rng.standard_normal((400, 3)) * scales).astype(np.float32)
+    target = rng.standard_normal((7, 3)).astype(np.float32)
+    expected = target.copy()
+    np.add.at(expected, idx, values)
+    got = numpy_backend.NumpyBackend().scatter_add_rows(target, idx, values)
+    assert got is target
+    np.testing.assert_array_equal(got, expected)
+    with pytest.raises(IndexError):
+        numpy_backend.NumpyBackend().scatter_add_rows(target, np.array([7]), values[:1])
 
 
 # -- gradient accumulation, tied weights ----------------------------------------------------

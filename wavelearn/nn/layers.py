@@ -22,7 +22,7 @@ from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace, backend_of
 from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
-from wavelearn.nn.rowwise import by_row_blocks, each_row_block
+from wavelearn.nn.rowwise import by_row_blocks, column_sums, each_row_block
 
 
 class Linear(Module):
@@ -75,7 +75,7 @@ class Linear(Module):
         x2 = xp.reshape(x, (-1, self.in_features))  # (M, in)
         self.weight.accumulate_grad(xp.matmul(dy2.T, x2))  # (out, in)
         if self.bias is not None:
-            self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (out,)
+            self.bias.accumulate_grad(column_sums(xp, dy2))  # (out,)
         dx = xp.matmul(dy2, self.weight.data)  # (M, in)
         return xp.reshape(dx, tuple(x.shape))  # (..., in)
 
@@ -141,8 +141,8 @@ class LayerNorm(Module):
         xhat = xp.reshape(self.cache["xhat"], (-1, self.dim))  # (M, D)
         rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
-        self.weight.accumulate_grad(xp.sum(dy2 * xhat, axis=0))  # (D,)
-        self.bias.accumulate_grad(xp.sum(dy2, axis=0))  # (D,)
+        self.weight.accumulate_grad(column_sums(xp, dy2 * xhat))  # (D,)
+        self.bias.accumulate_grad(column_sums(xp, dy2))  # (D,)
         dx = by_row_blocks(lambda *rows: self._input_grad(xp, *rows), dy2, xhat, rstd)
         return xp.reshape(dx, tuple(dy.shape))  # (..., D)
 
@@ -182,31 +182,52 @@ class GELU(Module):
     using :math:`1 - \tanh^2 u = 4 p (1 - p)`. No parameters; the output keeps
     the input dtype.
 
-    Cost: a few elementwise passes, each of which reads and writes memory, so
-    both passes run block by block over the rows (:func:`~wavelearn.nn.rowwise.elementwise_blocks`):
+    What is kept for backward: in **training mode** the forward computes the
+    slope :math:`s = dy/dx` alongside :math:`y` (with :math:`t = \tanh u`,
+    :math:`s = p + (1 - t^2)\,x\,\tfrac{c}{2}(1 + 3 a x^2)`, the same as above
+    since :math:`p(1-p) = (1-t^2)/4`) and keeps :math:`s` instead of :math:`x` (the
+    same memory); backward is then one product :math:`dx = dy\,s`. In **eval
+    mode** it keeps :math:`x` and backward recomputes :math:`p` and :math:`q` from
+    it, so an evaluation forward does no work for a backward that may never
+    come. Keeping the slope trades 7 elementwise passes in forward for 15 in
+    backward: 16 passes for the pair instead of 24.
+
+    Cost: each elementwise pass reads and writes memory, so both passes run
+    block by block over the rows (:func:`~wavelearn.nn.rowwise.elementwise_blocks`):
     the temporaries of a block stay in the CPU cache, and the only full-size
-    array is the result. ``tanh u`` is recomputed in backward rather than
-    kept (one activation less to store per token). A backend with fused
-    kernels of its own (``Backend.gelu``: torch's) runs those instead.
+    arrays are the results. A backend with fused kernels of its own
+    (``Backend.gelu``: torch's) runs those instead.
     """
 
     def forward(self, x: Any) -> Any:
-        self.cache = {"x": x}
         fused = backend_of(x).gelu  # the backend's own kernel (torch), else the formula
         if fused is not None:
+            self.cache = {"x": x}
             return fused.forward(x)
         xp = array_namespace(x)
         x2 = xp.reshape(x, (-1, x.shape[-1]))  # (M, H)
-        y = by_row_blocks(lambda xb: _gelu_forward(xp, xb), x2)  # (M, H)
+        if not self.training:
+            self.cache = {"x": x}  # backward recomputes from x
+            y = by_row_blocks(lambda xb: _gelu_forward(xp, xb), x2)  # (M, H)
+            return xp.reshape(y, tuple(x.shape))  # (...)
+        y, slope = by_row_blocks(lambda xb: _gelu_forward_slope(xp, xb), x2)  # (M, H) each
+        self.cache = {"slope": xp.reshape(slope, tuple(x.shape))}  # dy/dx, instead of x
         return xp.reshape(y, tuple(x.shape))  # (...)
 
     def backward(self, dy: Any) -> Any:
-        x = self.cache["x"]
         backend_of(dy)  # TypeError for None or a list
+        if "slope" in self.cache:  # training-mode forward: dx = dy s
+            slope = self.cache["slope"]
+            xp = array_namespace(dy, slope)
+            h = slope.shape[-1]
+            s2, dy2 = xp.reshape(slope, (-1, h)), xp.reshape(dy, (-1, h))  # (M, H)
+            dx = by_row_blocks(lambda sb, dyb: dyb * sb, s2, dy2)  # (M, H)
+            return xp.reshape(dx, tuple(slope.shape))  # (...)
+        x = self.cache["x"]
         fused = backend_of(x).gelu
         if fused is not None:
             return fused.backward(dy, x)
-        xp = array_namespace(dy)
+        xp = array_namespace(dy, x)
         x2, dy2 = xp.reshape(x, (-1, x.shape[-1])), xp.reshape(dy, (-1, x.shape[-1]))  # (M, H)
         dx = by_row_blocks(lambda xb, dyb: _gelu_backward(xp, xb, dyb), x2, dy2)  # (M, H)
         return xp.reshape(dx, tuple(x.shape))  # (...)
@@ -232,6 +253,28 @@ def _gelu_backward(xp: Any, x: Any, dy: Any) -> Any:
     g += p  # dy/dx
     g *= dy
     return g
+
+
+def _gelu_forward_slope(xp: Any, x: Any) -> tuple[Any, Any]:
+    r"""``(y, s)`` for rows ``x`` ``(m, H)``: :math:`y = x\,p` and the slope
+    :math:`s = dy/dx = p + (1 - t^2)\,w`, :math:`w = x\,\tfrac{c}{2}(1 + 3 a x^2)`,
+    :math:`t = \tanh u` (GELU's docstring)."""
+    w = x * x  # x^2
+    u = w * (_GELU_C * _GELU_A)
+    u += _GELU_C
+    u *= x  # u = c (x + a x^3)
+    t = xp.tanh(u)
+    p = t + 1.0
+    p *= 0.5  # p = (1 + t) / 2
+    y = p * x
+    w *= 1.5 * _GELU_C * _GELU_A
+    w += 0.5 * _GELU_C
+    w *= x  # w = x (c/2)(1 + 3a x^2)
+    t *= t
+    t *= w  # t^2 w
+    w -= t  # (1 - t^2) w
+    w += p  # the slope
+    return y, w
 
 
 def _gelu_p(xp: Any, x: Any) -> Any:

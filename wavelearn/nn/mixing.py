@@ -58,6 +58,7 @@ from wavelearn.dwt.causal import (
 from wavelearn.dwt.levels import analysis_level, synthesis_level
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
+from wavelearn.nn.rowwise import column_sums
 
 MIXING_MODES = ("pointwise", "channel", "level")
 
@@ -111,7 +112,8 @@ def mix_backward(
     :math:`\bar c_k = R_k^\top \sum_j M_{jk} \odot \bar S_j`.
     """
     if mode == "pointwise":
-        dw = xp.stack([xp.sum(c * g, axis=(0, 1)) for c, g in zip(bands, dout, strict=True)])
+        dw = xp.stack([column_sums(xp, xp.reshape(c * g, (-1, c.shape[-1])))
+                       for c, g in zip(bands, dout, strict=True)])  # (K, D)
         return [g * weight[k] for k, g in enumerate(dout)], dw  # (K, D)
     if mode == "channel":
         dw = xp.stack([_batched_outer(xp, c, g) for c, g in zip(bands, dout, strict=True)])
