@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from wavelearn.nn import block, layers, mixing, positional
+from wavelearn.nn.feedforward import FeedForward
 from wavelearn.nn.module import Cache, cast_to
 
 X = np.ones((2, 8, 4), np.float32)
@@ -22,7 +23,7 @@ LAYERS = {  # name -> (a fresh layer, its input)
     "GELU": lambda: (layers.GELU(), X),
     "Dropout": lambda: (layers.Dropout(0.5, seed=0), X),
     "Embedding": lambda: (layers.Embedding(10, 4), np.zeros((2, 8), np.int64)),
-    "FeedForward": lambda: (layers.FeedForward(4, 8), X),
+    "FeedForward": lambda: (FeedForward(4, 8), X),
     "WaveletMixing": lambda: (mixing.WaveletMixing(4, "haar", 2), X),
     "CausalWaveletMixing": lambda: (mixing.CausalWaveletMixing(4, "haar", 2), X),
     "WaveletBlock": lambda: (block.WaveletBlock(4, 8, mixing.WaveletMixing(4, "haar", 2),

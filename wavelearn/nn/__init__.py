@@ -5,11 +5,11 @@ needs) and ``backward(dy) -> dx`` (which *adds* parameter gradients into
 ``param.grad``).
 """
 
+from wavelearn.nn.feedforward import FeedForward
 from wavelearn.nn.layers import (
     GELU,
     Dropout,
     Embedding,
-    FeedForward,
     LayerNorm,
     Linear,
     scatter_add_rows,

@@ -36,7 +36,8 @@ import numpy as np
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace
-from wavelearn.nn.layers import Dropout, FeedForward, LayerNorm
+from wavelearn.nn.feedforward import FeedForward
+from wavelearn.nn.layers import Dropout, LayerNorm
 from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
 from wavelearn.nn.module import Module, make_rng, may_overwrite
 

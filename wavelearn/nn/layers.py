@@ -210,7 +210,7 @@ class GELU(Module):
             self.cache = {"x": x}  # backward recomputes from x
             y = by_row_blocks(lambda xb: _gelu_forward(xp, xb), x2)  # (M, H)
             return xp.reshape(y, tuple(x.shape))  # (...)
-        y, slope = by_row_blocks(lambda xb: _gelu_forward_slope(xp, xb), x2)  # (M, H) each
+        y, slope = by_row_blocks(lambda xb: gelu_and_slope(xp, xb), x2)  # (M, H) each
         self.cache = {"slope": xp.reshape(slope, tuple(x.shape))}  # dy/dx, instead of x
         return xp.reshape(y, tuple(x.shape))  # (...)
 
@@ -255,7 +255,7 @@ def _gelu_backward(xp: Any, x: Any, dy: Any) -> Any:
     return g
 
 
-def _gelu_forward_slope(xp: Any, x: Any) -> tuple[Any, Any]:
+def gelu_and_slope(xp: Any, x: Any) -> tuple[Any, Any]:
     r"""``(y, s)`` for rows ``x`` ``(m, H)``: :math:`y = x\,p` and the slope
     :math:`s = dy/dx = p + (1 - t^2)\,w`, :math:`w = x\,\tfrac{c}{2}(1 + 3 a x^2)`,
     :math:`t = \tanh u` (GELU's docstring)."""
@@ -345,10 +345,18 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self.cache = {"mask": None}
             return x
+        keep, scale = self.draw(x)
+        return _masked(x, keep, scale, self.inplace and may_overwrite(x))  # (...)
+
+    def draw(self, x: Any) -> tuple[Any, float]:
+        """``(keep, scale)``: a fresh mask for an input like ``x`` (its shape and backend)
+        and :math:`1/(1-p)`, kept in the cache for :meth:`backward` -- the first half of
+        a training forward, for a caller that applies the mask itself (the fused GELU
+        and dropout of :class:`~wavelearn.nn.FeedForward`)."""
         keep = backend_of(x).asarray(self._keep(tuple(x.shape)))  # (...) bool, x's backend
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
         self.cache = {"mask": keep, "scale": scale}  # a bool mask: 1 byte per element
-        return _masked(x, keep, scale, self.inplace and may_overwrite(x))  # (...)
+        return keep, scale
 
     def backward(self, dy: Any) -> Any:
         keep = self.cache["mask"]
@@ -472,41 +480,3 @@ def _raw_stream(rng: np.random.Generator, count: int, dtype: str) -> np.ndarray:
     per = 8 // np.dtype(dtype).itemsize
     raw = np.asarray(rng.bit_generator.random_raw(-(-count // per)), dtype="<u8")
     return raw.view(dtype)[:count]
-
-
-class FeedForward(Module):
-    r"""Transformer MLP: ``Linear(dim, hidden) -> GELU -> Dropout -> Linear(hidden, dim)``.
-
-    .. math:: y = W_2\,\mathrm{drop}(\mathrm{GELU}(W_1 x + b_1)) + b_2
-
-    Backward runs the four backwards in reverse order. ``rng`` seeds both
-    linears and, after them, the dropout Generator.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        hidden: int,
-        dropout: float = 0.0,
-        dtype: Any = None,
-        rng: np.random.Generator | int | None = None,
-    ) -> None:
-        super().__init__()
-        rng = make_rng(rng)
-        self.fc1 = Linear(dim, hidden, dtype=dtype, rng=rng)
-        self.act = GELU()
-        fc2 = Linear(hidden, dim, dtype=dtype, rng=rng)
-        self.drop = Dropout(dropout, seed=int(rng.integers(2**63)), inplace=True)  # on GELU's y
-        self.fc2 = fc2
-
-    def forward(self, x: Any) -> Any:
-        h = self.fc1(x)  # (..., hidden)
-        h = self.act(h)  # (..., hidden)
-        h = self.drop(h)  # (..., hidden)
-        return self.fc2(h)  # (..., dim)
-
-    def backward(self, dy: Any) -> Any:
-        dh = self.fc2.backward(dy)  # (..., hidden)
-        dh = self.drop.backward(dh)  # (..., hidden)
-        dh = self.act.backward(dh)  # (..., hidden)
-        return self.fc1.backward(dh)  # (..., dim)

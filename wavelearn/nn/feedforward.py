@@ -1,0 +1,112 @@
+r"""The transformer MLP, ``Linear -> GELU -> Dropout -> Linear``, with GELU and dropout fused.
+
+Each of the four layers is an explicit forward/backward pair
+(:mod:`wavelearn.nn.layers`), and :class:`FeedForward` runs them in order. In
+training, on NumPy arrays, GELU and dropout are elementwise and act on the
+same ``(M, hidden)`` array: done one after the other they read and write that
+array twice. Fused, each block of rows (in the CPU cache,
+:func:`~wavelearn.nn.rowwise.by_row_blocks`) goes through both at once:
+
+.. math::
+    y = \mathrm{GELU}(h) \odot m\,s, \qquad
+    \frac{\partial L}{\partial h} = \Big(\frac{\partial L}{\partial y} \odot m\,s\Big)
+    \odot \mathrm{GELU}'(h), \qquad s = \frac{1}{1-p},
+
+with the same operations in the same order as the two layers, so the same
+bits (tested), and the two layers' caches filled as their own forwards fill
+them (their ``backward`` works as usual).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from wavelearn.backend import backend_of
+from wavelearn.nn.layers import GELU, Dropout, Linear, gelu_and_slope
+from wavelearn.nn.module import Module, make_rng
+from wavelearn.nn.rowwise import by_row_blocks
+
+
+class FeedForward(Module):
+    r"""Transformer MLP: ``Linear(dim, hidden) -> GELU -> Dropout -> Linear(hidden, dim)``.
+
+    .. math:: y = W_2\,\mathrm{drop}(\mathrm{GELU}(W_1 x + b_1)) + b_2
+
+    Backward runs the four backwards in reverse order (GELU and dropout fused on
+    NumPy arrays in training: the module docstring). ``rng`` seeds both linears
+    and, after them, the dropout Generator.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int,
+        dropout: float = 0.0,
+        dtype: Any = None,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        rng = make_rng(rng)
+        self.fc1 = Linear(dim, hidden, dtype=dtype, rng=rng)
+        self.act = GELU()
+        fc2 = Linear(hidden, dim, dtype=dtype, rng=rng)
+        self.drop = Dropout(dropout, seed=int(rng.integers(2**63)), inplace=True)  # on GELU's y
+        self.fc2 = fc2
+
+    def forward(self, x: Any) -> Any:
+        h = self.fc1(x)  # (..., hidden)
+        self.cache = {"fused": self._fusable(h)}
+        if self.cache["fused"]:
+            h = self._gelu_dropout(h)  # (..., hidden): both layers in one pass
+        else:
+            h = self.act(h)  # (..., hidden)
+            h = self.drop(h)  # (..., hidden)
+        return self.fc2(h)  # (..., dim)
+
+    def backward(self, dy: Any) -> Any:
+        dh = self.fc2.backward(dy)  # (..., hidden)
+        if self.cache.get("fused"):
+            dh = self._gelu_dropout_backward(dh)  # (..., hidden)
+        else:
+            dh = self.drop.backward(dh)  # (..., hidden)
+            dh = self.act.backward(dh)  # (..., hidden)
+        return self.fc1.backward(dh)  # (..., dim)
+
+    def _fusable(self, h: Any) -> bool:
+        """Fuse GELU and dropout: both in training with dropout active, on a NumPy
+        array that GELU computes with its own formula (no backend kernel)."""
+        return (self.act.training and self.drop.training and 0.0 < self.drop.p < 1.0
+                and isinstance(h, np.ndarray) and h.ndim >= 2 and backend_of(h).gelu is None)
+
+    def _gelu_dropout(self, h: Any) -> Any:
+        """``drop(act(h))``, block of rows by block; fills both layers' caches."""
+        keep, scale = self.drop.draw(h)  # (..., hidden) bool; the dropout cache
+        width = h.shape[-1]
+
+        def rows(hb: Any, kb: Any) -> tuple[Any, Any]:
+            y, slope = gelu_and_slope(np, hb)  # GELU, as GELU.forward in training
+            y *= kb
+            y *= scale  # dropout, as Dropout.forward with inplace=True
+            return y, slope
+
+        y, slope = by_row_blocks(rows, h.reshape(-1, width), keep.reshape(-1, width))  # (M, H)
+        self.act.cache = {"slope": slope.reshape(h.shape)}
+        return y.reshape(h.shape)  # (..., hidden)
+
+    def _gelu_dropout_backward(self, dy: Any) -> Any:
+        """``act.backward(drop.backward(dy))``, block of rows by block."""
+        keep, scale = self.drop.cache["mask"], self.drop.cache["scale"]
+        slope = self.act.cache["slope"]
+        width = slope.shape[-1]
+
+        def rows(gb: Any, kb: Any, sb: Any) -> Any:
+            g = gb * kb
+            g *= scale  # Dropout.backward
+            g *= sb  # GELU.backward: dy * slope
+            return g
+
+        dx = by_row_blocks(rows, dy.reshape(-1, width), keep.reshape(-1, width),
+                           slope.reshape(-1, width))  # (M, H)
+        return dx.reshape(slope.shape)  # (..., hidden)
