@@ -37,6 +37,13 @@ after a 0.2 s pause): the numpy / torch ratio was mostly that effect.
 ``--pause 0`` brings it back. On one thread (the environment variables below)
 nothing spins, and the pause changes nothing.
 
+The same spinning slows wavelearn's own threads *inside* a step: right after
+each matrix product OpenBLAS's worker keeps the second core busy while the
+elementwise blocks (GELU, LayerNorm, dropout) want it. ``OPENBLAS_THREAD_TIMEOUT=4``
+(2^4 cycles instead of 2^28), set before Python starts, makes the workers sleep
+at once; OpenBLAS reads it only when it loads, so a script cannot set it for
+itself after ``import numpy``.
+
 Run::
 
     python benchmarks/gemm_floor.py            # all cases (the seed case takes minutes)
@@ -45,6 +52,7 @@ Run::
     python benchmarks/gemm_floor.py --cases seed --keep-freed-memory   # see below
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 WAVELEARN_NUM_THREADS=1 \
         python benchmarks/gemm_floor.py       # one thread everywhere: steadier on a busy machine
+    OPENBLAS_THREAD_TIMEOUT=4 python benchmarks/gemm_floor.py   # BLAS threads sleep at once
 
 ``--keep-freed-memory`` calls :func:`wavelearn.keep_freed_memory` first. The seed
 forward writes ~9 GB of caches into fresh arrays; with glibc's defaults each big
@@ -287,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
             torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or
                                   min(2, os.cpu_count() or 1))
     threads = {k: os.environ.get(k, "unset") for k in
-               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "WAVELEARN_NUM_THREADS")}
+               ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "WAVELEARN_NUM_THREADS",
+                "OPENBLAS_THREAD_TIMEOUT")}
     print(f"wavelearn {wavelearn.__version__}, numpy {np.__version__}, python "
           f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds, "
           f"{args.pause} s pause before each call"

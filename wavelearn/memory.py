@@ -33,7 +33,10 @@ M_MMAP_MAX = -4
 
 
 def keep_freed_memory() -> None:
-    """Keep freed memory in the process (see the module docstring): glibc's
+    """Keep freed memory in the process, for the next arrays to reuse without page
+    faults (a training step writes its caches into fresh arrays; with glibc's
+    defaults, every array above 32 MiB is new memory that the kernel zeroes page by
+    page: :mod:`wavelearn.memory`). It sets glibc's
     ``mallopt(M_MMAP_MAX, 0)`` (no ``mmap`` per big block) and
     ``mallopt(M_TRIM_THRESHOLD, -1)`` (never give heap memory back). For the
     whole process, until it ends. Raises ``RuntimeError`` where the C library

@@ -51,6 +51,27 @@ def test_in_place_block_equals_the_out_of_place_one_and_keeps_its_input(causal: 
         np.testing.assert_array_equal(a.grad, b.grad)
 
 
+@pytest.mark.parametrize("rows", [16, 400], ids=["one block", "many blocks on threads"])
+def test_fused_dropout_and_residual_give_the_bits_of_the_two_layers(
+        rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wavelearn.nn import rowwise
+
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_BLOCK", 60)  # 10 rows of 6 per block
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_PARALLEL_MIN", 120)
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((2, rows, 6)), rng.standard_normal((2, rows, 6))
+    fused, apart = make_block(True, False), make_block(True, False)
+    y, dx = fused(x), fused.backward(dy)
+    monkeypatch.setattr(block, "_dropout_residual",
+                        lambda drop, b, x, temporary: block._residual(drop(b), x, temporary))
+    np.testing.assert_array_equal(y, apart(x))
+    np.testing.assert_array_equal(dx, apart.backward(dy))
+    for (name, a), b in zip(fused.named_parameters(), apart.parameters(), strict=True):
+        np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
+    np.testing.assert_array_equal(fused.drop1.cache["mask"], apart.drop1.cache["mask"])
+    assert fused.drop2.cache["mask"].mean() < 0.9  # dropout did act
+
+
 def test_in_place_dropout_writes_over_its_input() -> None:
     x = np.random.default_rng(1).standard_normal((50, 40))
     want = layers.Dropout(0.3, seed=5)(x)

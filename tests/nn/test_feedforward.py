@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wavelearn.nn import FeedForward
-from wavelearn.nn import rowwise
+from wavelearn.nn import FeedForward, rowwise
 
 
 def chain_forward(ff: FeedForward, x: np.ndarray) -> np.ndarray:

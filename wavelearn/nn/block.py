@@ -40,6 +40,7 @@ from wavelearn.nn.feedforward import FeedForward
 from wavelearn.nn.layers import Dropout, LayerNorm
 from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
 from wavelearn.nn.module import Module, make_rng, may_overwrite
+from wavelearn.nn.rowwise import each_row_block
 
 
 def length_groups(lengths: list[int] | None, n: int) -> list[tuple[int, list[int]]]:
@@ -139,10 +140,9 @@ class WaveletBlock(Module):
 
     def _forward(self, x: Any, lengths: list[int] | None) -> Any:
         u = self.ln1(x)  # (B, N, D)
-        h = self.drop1(self._mix_forward(u, lengths))  # (B, N, D)
-        h = _residual(h, x, self.own_mixer)  # x + drop(mix(u))
-        y = self.drop2(self.ffn(self.ln2(h)))  # (B, N, D)
-        return _residual(y, h, True)  # h + drop(ffn(ln2(h))): the FFN's y is new
+        h = _dropout_residual(self.drop1, self._mix_forward(u, lengths), x, self.own_mixer)
+        y = self.ffn(self.ln2(h))  # (B, N, D)
+        return _dropout_residual(self.drop2, y, h, True)  # h + drop(y): the FFN's y is new
 
 
     def forward(self, x: Any, lengths: list[int] | None = None) -> Any:
@@ -208,6 +208,30 @@ class WaveletBlock(Module):
     def _set_rng_states(self, states: list[dict]) -> None:
         for d, state in zip(self._dropouts(), states, strict=True):
             d.rng.bit_generator.state = copy.deepcopy(state)
+
+
+def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> Any:
+    r""":math:`x + \mathrm{drop}(b)` for the branch ``b`` of a sub-layer. Where dropout acts
+    on a NumPy temporary of the block's own layers, both go block of rows by block in
+    one pass over memory, written over ``b``: :math:`b \leftarrow b \odot m\,s + x`,
+    the operations of ``drop`` (``inplace``) then :func:`_residual`, in their order
+    (the same bits, tested); else the two one after the other."""
+    fusable = (drop.training and 0.0 < drop.p < 1.0 and temporary and drop.inplace
+               and isinstance(branch, np.ndarray) and isinstance(x, np.ndarray)
+               and branch.ndim >= 2 and branch.flags.c_contiguous and x.flags.c_contiguous
+               and branch.dtype == x.dtype and branch.shape == x.shape)
+    if not fusable:
+        return _residual(drop(branch), x, temporary)
+    keep, scale = drop.draw(branch)  # (B, N, D) bool; the dropout's cache
+
+    def rows(bb: Any, kb: Any, xb: Any) -> None:
+        bb *= kb
+        bb *= scale  # Dropout.forward, inplace
+        bb += xb  # _residual
+
+    d = branch.shape[-1]
+    each_row_block(rows, branch.reshape(-1, d), keep.reshape(-1, d), x.reshape(-1, d))
+    return branch
 
 
 def _residual(branch: Any, x: Any, temporary: bool) -> Any:
