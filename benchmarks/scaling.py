@@ -302,10 +302,12 @@ def plot(results: dict[str, dict[int, dict]], path: Path) -> None:
     axes[0].set(xlabel="sequence length N", ylabel="µs per token (training step)")
     axes[1].set(xlabel="sequence length N", ylabel="KiB per token (peak memory)")
     plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    two_five = matplotlib.ticker.FuncFormatter(  # label the minor ticks 2 and 5 only
+        lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else "")
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
         ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(plain)
+        ax.yaxis.set_minor_formatter(two_five)
         ax.tick_params(axis="y", which="minor", labelsize=7)
     axes[1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"One training step, batch 1 (D {D}, {LAYERS} layers, FFN {FFN})", fontsize=10)

@@ -184,6 +184,9 @@ def test_torch_backend_embedding_and_dropout_match_numpy() -> None:
     y_ref, y = ref_drop(ref_emb(ids)), drop(emb(torch.tensor(ids, dtype=torch.int16)))
     assert torch.is_tensor(y) and y.dtype == torch.float32
     np.testing.assert_array_equal(y.numpy(), y_ref)
+    assert drop.cache["mask"].dtype == torch.uint8 and ref_drop.cache["mask"].dtype == np.uint8
+    np.testing.assert_array_equal(drop.cache["mask"].numpy(), ref_drop.cache["mask"])
+    assert set(np.unique(ref_drop.cache["mask"])) <= {0, 1}
     g = randn(1, 4, 3, seed=2).astype(np.float32)
     ref_emb.backward(ref_drop.backward(g))
     emb.backward(drop.backward(torch.tensor(g)))
