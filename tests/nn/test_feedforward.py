@@ -41,7 +41,7 @@ def test_fused_gelu_dropout_gives_the_bits_of_the_layer_chain(
 
 @pytest.mark.parametrize(("training", "p", "fused"),
                          [(True, 0.1, True), (False, 0.1, False), (True, 0.0, False),
-                          (True, 1.0, False)])
+                          (True, 1.0, True)])
 def test_fusion_only_where_dropout_acts(training: bool, p: float, fused: bool) -> None:
     ff = FeedForward(4, 8, dropout=p, dtype=np.float64, rng=0).train(training)
     x = np.random.default_rng(1).standard_normal((3, 5, 4))

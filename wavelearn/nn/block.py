@@ -216,13 +216,13 @@ def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> An
     one pass over memory, written over ``b``: :math:`b \leftarrow b \odot m\,s + x`,
     the operations of ``drop`` (``inplace``) then :func:`_residual`, in their order
     (the same bits, tested); else the two one after the other."""
-    fusable = (drop.training and 0.0 < drop.p < 1.0 and temporary and drop.inplace
+    fusable = (drop.acts and temporary and drop.inplace
                and isinstance(branch, np.ndarray) and isinstance(x, np.ndarray)
                and branch.ndim >= 2 and branch.flags.c_contiguous and x.flags.c_contiguous
                and branch.dtype == x.dtype and branch.shape == x.shape)
     if not fusable:
         return _residual(drop(branch), x, temporary)
-    keep, scale = drop.draw(branch)  # (B, N, D) bool; the dropout's cache
+    keep, scale = drop.draw(branch)  # (B, N, D) 0/1; the dropout's cache
 
     def rows(bb: Any, kb: Any, xb: Any) -> None:
         bb *= kb

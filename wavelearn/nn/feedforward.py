@@ -77,8 +77,8 @@ class FeedForward(Module):
     def _fusable(self, h: Any) -> bool:
         """Fuse GELU and dropout: both in training with dropout active, on a NumPy
         array that GELU computes with its own formula (no backend kernel)."""
-        return (self.act.training and self.drop.training and 0.0 < self.drop.p < 1.0
-                and isinstance(h, np.ndarray) and h.ndim >= 2 and backend_of(h).gelu is None)
+        return (self.act.training and self.drop.acts and isinstance(h, np.ndarray)
+                and h.ndim >= 2 and backend_of(h).gelu is None)
 
     def _gelu_dropout(self, h: Any) -> Any:
         """``drop(act(h))``, block of rows by block; fills both layers' caches."""

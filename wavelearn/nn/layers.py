@@ -342,8 +342,14 @@ class Dropout(Module):
             raise ValueError(f"Dropout: draws must be one of {self.DRAWS}, got {value!r}")
         self._draws = value
 
+    @property
+    def acts(self) -> bool:
+        """Whether :meth:`forward` draws a mask (in training, ``p > 0``); else it is the
+        identity."""
+        return self.training and self.p > 0.0
+
     def forward(self, x: Any) -> Any:
-        if not self.training or self.p == 0.0:
+        if not self.acts:
             self.cache = {"mask": None}
             return x
         keep, scale = self.draw(x)
