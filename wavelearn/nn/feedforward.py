@@ -1,20 +1,21 @@
-r"""The transformer MLP, ``Linear -> GELU -> Dropout -> Linear``, with GELU and dropout fused.
+r"""The transformer MLP, ``Linear -> GELU -> Dropout -> Linear``, its elementwise part fused.
 
 Each of the four layers is an explicit forward/backward pair
 (:mod:`wavelearn.nn.layers`), and :class:`FeedForward` runs them in order. In
-training, on NumPy arrays, GELU and dropout are elementwise and act on the
-same ``(M, hidden)`` array: done one after the other they read and write that
-array twice. Fused, each block of rows (in the CPU cache,
-:func:`~wavelearn.nn.rowwise.by_row_blocks`) goes through both at once:
+training, on NumPy arrays, the first layer's bias, GELU and dropout are
+elementwise and act on the same ``(M, hidden)`` array: done one after the
+other they read and write that array three times. Fused, each block of rows
+(in the CPU cache, :func:`~wavelearn.nn.rowwise.by_row_blocks`) goes through
+all three at once:
 
 .. math::
-    y = \mathrm{GELU}(h) \odot m\,s, \qquad
+    h = x W_1^\top + b_1, \qquad y = \mathrm{GELU}(h) \odot m\,s, \qquad
     \frac{\partial L}{\partial h} = \Big(\frac{\partial L}{\partial y} \odot m\,s\Big)
     \odot \mathrm{GELU}'(h), \qquad s = \frac{1}{1-p},
 
-with the same operations in the same order as the two layers, so the same
-bits (tested), and the two layers' caches filled as their own forwards fill
-them (their ``backward`` works as usual).
+(without dropout, :math:`m\,s = 1`), with the same operations in the same order
+as the layers, so the same bits (tested), and the layers' caches filled as their
+own forwards fill them (their ``backward`` works as usual).
 """
 
 from __future__ import annotations
@@ -56,11 +57,12 @@ class FeedForward(Module):
         self.fc2 = fc2
 
     def forward(self, x: Any) -> Any:
-        h = self.fc1(x)  # (..., hidden)
-        self.cache = {"fused": self._fusable(h)}
+        self.cache = {"fused": self._fusable(x)}
         if self.cache["fused"]:
-            h = self._gelu_dropout(h)  # (..., hidden): both layers in one pass
+            h = self.fc1.forward(x, add_bias=False)  # (..., hidden): x W1^T, bias added below
+            h = self._bias_gelu_dropout(h)  # (..., hidden): one pass for all three
         else:
+            h = self.fc1(x)  # (..., hidden)
             h = self.act(h)  # (..., hidden)
             h = self.drop(h)  # (..., hidden)
         return self.fc2(h)  # (..., dim)
@@ -74,32 +76,41 @@ class FeedForward(Module):
             dh = self.act.backward(dh)  # (..., hidden)
         return self.fc1.backward(dh)  # (..., dim)
 
-    def _fusable(self, h: Any) -> bool:
-        """Fuse GELU and dropout: both in training with dropout active, on a NumPy
-        array that GELU computes with its own formula (no backend kernel)."""
-        return (self.act.training and self.drop.acts and isinstance(h, np.ndarray)
-                and h.ndim >= 2 and backend_of(h).gelu is None)
+    def _fusable(self, x: Any) -> bool:
+        """Fuse fc1's bias, GELU and dropout: in training, on a NumPy array, with GELU
+        computed by its own formula (no backend kernel)."""
+        return (self.act.training and isinstance(x, np.ndarray) and x.ndim >= 2
+                and self.fc1.bias is not None and backend_of(x).gelu is None)
 
-    def _gelu_dropout(self, h: Any) -> Any:
-        """``drop(act(h))``, block of rows by block; fills both layers' caches."""
-        keep, scale = self.drop.draw(h)  # (..., hidden) bool; the dropout cache
-        width = h.shape[-1]
+    def _bias_gelu_dropout(self, h: Any) -> Any:
+        """``drop(act(h + b_1))`` for ``h = x W_1^T``, block of rows by block; fills the
+        caches of GELU and dropout as their own forwards would."""
+        width, bias = h.shape[-1], self.fc1.bias.data
+        if self.drop.acts:
+            keep, scale = self.drop.draw(h)  # (..., hidden) 0/1; the dropout cache
+            masks = (keep.reshape(-1, width),)
+        else:
+            self.drop.cache, masks = {"mask": None}, ()
 
-        def rows(hb: Any, kb: Any) -> tuple[Any, Any]:
+        def rows(hb: Any, *kb: Any) -> tuple[Any, Any]:
+            hb += bias  # fc1's bias, as Linear.forward adds it
             y, slope = gelu_and_slope(np, hb)  # GELU, as GELU.forward in training
-            y *= kb
-            y *= scale  # dropout, as Dropout.forward with inplace=True
+            if kb:
+                y *= kb[0]
+                y *= scale  # dropout, as Dropout.forward with inplace=True
             return y, slope
 
-        y, slope = by_row_blocks(rows, h.reshape(-1, width), keep.reshape(-1, width))  # (M, H)
+        y, slope = by_row_blocks(rows, h.reshape(-1, width), *masks)  # (M, H) each
         self.act.cache = {"slope": slope.reshape(h.shape)}
         return y.reshape(h.shape)  # (..., hidden)
 
     def _gelu_dropout_backward(self, dy: Any) -> Any:
         """``act.backward(drop.backward(dy))``, block of rows by block."""
-        keep, scale = self.drop.cache["mask"], self.drop.cache["scale"]
         slope = self.act.cache["slope"]
         width = slope.shape[-1]
+        if self.drop.cache["mask"] is None:  # no dropout: GELU's backward alone
+            return self.act.backward(dy)
+        keep, scale = self.drop.cache["mask"], self.drop.cache["scale"]
 
         def rows(gb: Any, kb: Any, sb: Any) -> Any:
             g = gb * kb

@@ -57,12 +57,14 @@ class Linear(Module):
         self.weight = new_parameter(rng.uniform(-k, k, (out_features, in_features)), dtype)
         self.bias = new_parameter(rng.uniform(-k, k, (out_features,)), dtype) if bias else None
 
-    def forward(self, x: Any) -> Any:
+    def forward(self, x: Any, add_bias: bool = True) -> Any:
+        """``y = x W^T + b``; ``add_bias=False`` leaves ``+ b`` to the caller (a fused
+        elementwise pass of :class:`~wavelearn.nn.FeedForward`); backward is the same."""
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., in)
         x2 = xp.reshape(x, (-1, self.in_features))  # (M, in): one 2-D product for BLAS
         y = xp.matmul(x2, self.weight.data.T)  # (M, out)
-        if self.bias is not None:
+        if self.bias is not None and add_bias:
             y += self.bias.data  # (M, out), in place: no second (M, out) array
         self.cache = {"x": x}
         return xp.reshape(y, (*x.shape[:-1], self.out_features))  # (..., out)
