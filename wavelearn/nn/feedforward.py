@@ -93,7 +93,8 @@ class FeedForward(Module):
             self.drop.cache, masks = {"mask": None}, ()
 
         def rows(hb: Any, *kb: Any) -> tuple[Any, Any]:
-            hb += bias  # fc1's bias, as Linear.forward adds it
+            hb = hb + bias  # fc1's bias, as Linear.forward adds it (into a block-sized
+            # temporary: writing into h would send h back to memory once more)
             y, slope = gelu_and_slope(np, hb)  # GELU, as GELU.forward in training
             if kb:
                 y *= kb[0]
