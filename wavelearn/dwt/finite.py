@@ -50,19 +50,25 @@ DOT_CHUNK = 8192  # elements per dot product: OpenBLAS threads longer ones (abov
 
 def _rows(a: np.ndarray) -> np.ndarray | None:
     """Every element of ``a`` once, as a 2-D view with contiguous rows (no copy):
-    chunks of :data:`DOT_CHUNK` of a contiguous array, or the ``(P n, Q)`` rows of a
-    ``(P, N, Q)`` view whose rows are evenly spaced (the bands of
-    :func:`filterbank.new_bands`, the results of :func:`filterbank.one_row`);
-    None for other layouts. Complex numbers as (re, im) pairs."""
+    chunks of :data:`DOT_CHUNK` of a contiguous array; for a ``(P, n, Q)`` view with
+    contiguous ``Q``, the ``(P n, Q)`` rows when the ``n`` rows of each ``p`` are evenly
+    spaced (the bands of :func:`filterbank.new_bands`, the results of
+    :func:`filterbank.one_row`), or the ``(n, P Q)`` rows when each position's ``P``
+    rows lie side by side (bands stored position by position, as ``wavedec`` returns
+    them); None for other layouts. Complex numbers as (re, im) pairs."""
     if a.dtype.kind == "c":
         if a.size == 0 or a.strides[-1] != a.itemsize:
             return None
         a = a.view(a.real.dtype)  # |re + i im|^2 = re^2 + im^2
     if a.flags.c_contiguous:
         return a.reshape(-1)[None, :] if a.size <= DOT_CHUNK else a.reshape(-1)
-    if a.ndim == 3 and a.strides[2] == a.itemsize and a.strides[0] == a.shape[1] * a.strides[1]:
-        return as_strided(a, (a.shape[0] * a.shape[1], a.shape[2]), a.strides[1:],
-                          writeable=False)
+    if a.ndim != 3 or a.strides[2] != a.itemsize:
+        return None
+    (P, n, Q), (s0, s1, _) = a.shape, a.strides
+    if s0 == n * s1:  # p-major: n rows of Q per p, evenly spaced
+        return as_strided(a, (P * n, Q), (s1, a.itemsize), writeable=False)
+    if s0 == Q * a.itemsize:  # position-major: the P rows of one position side by side
+        return as_strided(a, (n, P * Q), (s1, a.itemsize), writeable=False)
     return None
 
 
