@@ -72,9 +72,9 @@ def column_sums(xp: Any, a: Any) -> Any:
     r""":math:`\sum_m a_{m,:}` of a 2-D array ``(M, D)`` -> ``(D,)`` (a gradient of a
     bias or a scale: the sum over all tokens). A NumPy array goes to BLAS as
     :math:`\mathbf{1}^\top a`: ``np.sum(axis=0)`` walks the rows with a short
-    loop per row and ran 2-7x slower for ``D`` up to 1,024 (measured: ``(3200, 64)``
-    50 vs 7.5 us, ``(2048, 1024)`` ...), about as fast for the widest arrays. Other
-    backends sum their own way."""
+    loop per row (float32, one thread, measured: ``(3200, 64)`` 50 vs 7.5 us,
+    ``(2048, 256)`` 55 vs 29 us, ``(2048, 1024)`` 120 vs 106 us, ``(16384, 768)``
+    1.5 vs 1.4 ms). Other backends sum their own way."""
     if not isinstance(a, np.ndarray) or a.ndim != 2 or a.dtype.kind != "f":
         return xp.sum(a, axis=0)
     return np.ones(a.shape[0], dtype=a.dtype) @ a  # (D,)
