@@ -14,7 +14,10 @@ kept, ~0 (``benchmarks/gemm_floor.py --cases seed --keep-freed-memory``).
 heap instead of ``mmap`` and never to trim the heap: freed memory stays in the
 process and the next step reuses it, already mapped. The price: the process's
 resident memory stays at its peak instead of shrinking between steps (what the
-caching allocators of GPU frameworks do too). It changes the whole process, not
+caching allocators of GPU frameworks do too), plus what the heap loses to
+fragmentation: training steps of a one-layer model of the seed's shapes
+(batch 16 x 512, D 768) settled after 5 steps at 1.36x the resident memory of
+the first step, and stayed there for the 24 measured. It changes the whole process, not
 only wavelearn's arrays, so it is never done behind your back: call it yourself
 (the benchmarks say when they do). Setting ``MALLOC_MMAP_MAX_=0`` and
 ``MALLOC_TRIM_THRESHOLD_=-1`` in the environment before Python starts does the same.
