@@ -62,6 +62,15 @@ def has_cuda_fixture() -> bool:
     return has_cuda()
 
 
+@pytest.fixture(name="level_path")
+def level_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DWT's level-by-level path only: the whole-transform matrices of
+    :mod:`wavelearn.dwt.dense` switched off (for tests of that path's own code)."""
+    from wavelearn.dwt import dense
+
+    monkeypatch.setattr(dense, "DENSE_MAX_ENTRIES", 0)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items or has_cuda():

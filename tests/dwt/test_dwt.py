@@ -20,6 +20,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import wavelearn as wl
+from wavelearn.dwt import dense
 from wavelearn.dwt import filterbank as fb
 
 ALL_NAMES = pywt.wavelist(kind="discrete")
@@ -764,6 +765,7 @@ def test_public_functions_blocked_equals_taps(name, mode, monkeypatch):
     for n in (9, 40, 67):
         x = rng.standard_normal((2, n, 17))
         level = max(1, wl.dwt_max_level(n, name))
+        monkeypatch.setattr(dense, "DENSE_MAX_ENTRIES", 0)  # the level path (not dense)
         # 1) the wide array goes the blocked way
         spy = _Spy(monkeypatch)
         blocked_dwt = wl.dwt(x, name, mode, axis=1)

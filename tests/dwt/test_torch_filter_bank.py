@@ -128,7 +128,7 @@ def test_strided_views_and_lazy_conjugates_are_read_right():
                1e-12, float(got.abs().max()) * 16, what + " (up)")
 
 
-def test_the_dispatch_sends_torch_to_the_backend_and_numpy_elsewhere(monkeypatch):
+def test_the_dispatch_sends_torch_to_the_backend_and_numpy_elsewhere(monkeypatch, level_path):
     """``filterbank.filter_down``/``filter_up`` (and the DWT above them) use the torch
     backend's kernels for tensors, never the tap loop; NumPy never sees them."""
     calls = {"bank": 0}

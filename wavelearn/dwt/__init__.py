@@ -9,7 +9,8 @@
 * :mod:`.levels` -- one analysis or synthesis level on ``(P, N, Q)`` arrays, and its adjoint;
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints, on arrays of any backend and shape (checked and viewed as ``(P, N, Q)``
-  by :mod:`.arrays`);
+  by :mod:`.arrays`); a short signal's whole multilevel transform as one matrix
+  product (:mod:`.dense`);
 * :mod:`.causal` -- the causal *à trous* bank of the decoder, and its adjoint.
 """
 

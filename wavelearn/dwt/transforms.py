@@ -26,7 +26,10 @@ orthogonal wavelet in periodization mode :math:`A` is orthogonal, so
 there.
 
 All functions take arrays of any backend (NumPy, CuPy, PyTorch) with any
-number of dimensions, and transform along ``axis``.
+number of dimensions, and transform along ``axis``. The multilevel ones run
+level by level, except for short signals on the CPU: there the whole transform
+:math:`A` (built once by the levels themselves) is one matrix product
+(:mod:`wavelearn.dwt.dense`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from wavelearn.backend import check_same_backend
+from wavelearn.dwt import dense
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt import finite as fin
 from wavelearn.dwt.arrays import Layout, as_array, from_3d, prepare
@@ -236,6 +240,16 @@ def wavedec(
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, a, layout = prepare(data, axis, empty_axis=True)
     level = check_level(level, a.shape[1], w)
+    return [from_3d(xp, c, layout) for c in wavedec_3d(xp, a, w, mode, level)]
+
+
+def wavedec_3d(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[Any]:
+    """:func:`wavedec` of ``a`` ``(P, N, Q)`` along axis 1, arguments checked:
+    ``[cA_J, cD_J, ..., cD_1]``, each ``(P, n_j, Q)``. A short signal takes one matrix
+    product (:mod:`wavelearn.dwt.dense`), a longer one the levels, checking
+    finiteness once (:mod:`wavelearn.dwt.finite`)."""
+    if level and (c := _wavedec_dense(xp, a, w, mode, level)) is not None:
+        return c
     details = []
     bound = fin.magnitude_bound([a]) if level and fb.blocked_candidate(a) else math.inf
     for _ in range(level):
@@ -243,7 +257,20 @@ def wavedec(
         bound *= analysis_growth(w, mode, a.shape[1])
         a, d = analysis_level(xp, a, w, mode, finite=finite)
         details.append(d)
-    return [from_3d(xp, c, layout) for c in [a, *details[::-1]]]
+    return [a, *details[::-1]]
+
+
+def _wavedec_dense(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[Any] | None:
+    """``wavedec`` of a short signal as one matrix product (:mod:`wavelearn.dwt.dense`),
+    or None where the level path is to run."""
+    n = a.shape[1]
+    lengths = dense.analysis_lengths(w, mode, n, level)
+    if not dense.pays(w, n, lengths):
+        return None
+    op = dense.analysis_matrix(w, mode, n, level)  # (N_c, n)
+    if not dense.use_dense([a], op):
+        return None
+    return dense.split(op.apply(xp, a), lengths)  # (P, n_k, Q) each
 
 
 def _coeffs_3d(
@@ -307,6 +334,15 @@ def waverec(
     """
     w, mode = as_wavelet(wavelet), check_mode(mode)
     xp, cs, layout = _coeffs_3d(coeffs, axis, allow_none=True)
+    return from_3d(xp, crop_length(waverec_3d(xp, cs, w, mode), length), layout)
+
+
+def waverec_3d(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
+    """:func:`waverec` of bands ``(P, n_j, Q)`` (None: zeros) along axis 1, of one dtype:
+    ``(P, N, Q)``. Short bands take one matrix product (:mod:`wavelearn.dwt.dense`),
+    longer ones the levels, checking finiteness once (:mod:`wavelearn.dwt.finite`)."""
+    if (z := _waverec_dense(xp, cs, w, mode)) is not None:
+        return z
     a = cs[0]
     given = [c for c in cs if c is not None]
     bound = fin.magnitude_bound(given) if len(cs) > 1 and fb.blocked_candidate(given[0]) \
@@ -320,7 +356,33 @@ def waverec(
         a = synthesis_level(xp, a, d, w, mode, finite=finite)
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
-    return from_3d(xp, crop_length(a, length), layout)
+    return a
+
+
+def _waverec_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
+    """``waverec`` of short bands as one matrix product (:mod:`wavelearn.dwt.dense`), or
+    None where the level path is to run (it also raises for bands that do not fit)."""
+    if len(cs) < 2 or any(c is None for c in cs):
+        return None
+    lengths = [c.shape[1] for c in cs]
+    if not _bands_fit(lengths, w, mode):
+        return None
+    natural = _waverec_lengths(lengths, w, mode)[-1]
+    if not dense.pays(w, natural, lengths):
+        return None
+    op = dense.synthesis_matrix(w, mode, tuple(lengths))  # (N_out, N_c)
+    c = dense.stacked(xp, cs)  # (P, N_c, Q)
+    return op.apply(xp, c) if dense.use_dense([c], op) else None  # (P, N_out, Q)
+
+
+def _bands_fit(lengths: list[int], w: Wavelet, mode: str) -> bool:
+    """Whether bands of these lengths pass the checks of :func:`waverec`'s levels."""
+    a = lengths[0]
+    for n in lengths[1:]:
+        if a not in (n, n + 1) or (mode != "periodization" and 2 * n - w.dec_len + 2 < 1):
+            return False
+        a = 2 * n if mode == "periodization" else 2 * n - w.dec_len + 2
+    return True
 
 
 def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
@@ -404,12 +466,30 @@ def wavedec_adjoint(
     for _ in range(len(cs) - 1):
         lengths.append(dwt_coeff_len(lengths[-1], w, mode))
     _expect_len(cs[0].shape[1], lengths[-1], "dcoeffs[0]", length)
+    if (da := _wavedec_adjoint_dense(xp, cs, w, mode, lengths)) is not None:
+        return from_3d(xp, da, layout)
     da = cs[0]
     for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
         n = lengths[len(cs) - j - 1]
         _expect_len(dd.shape[1], lengths[len(cs) - j], f"dcoeffs[{j}]", n)
         da = analysis_level_adjoint(xp, da, dd, n, w, mode)
     return from_3d(xp, da, layout)
+
+
+def _wavedec_adjoint_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str,
+                           lengths: list[int]) -> Any:
+    """:math:`W^T` of short bands as one matrix product (:mod:`wavelearn.dwt.dense`), or
+    None where the level path is to run (it also raises for bands of wrong lengths).
+    ``lengths``: the signal's length, then the approximation's at each level."""
+    level = len(cs) - 1
+    expected = [lengths[-1], *lengths[:0:-1]]  # [cA_J, cD_J, ..., cD_1]
+    if level == 0 or [c.shape[1] for c in cs] != expected:
+        return None
+    if not dense.pays(w, lengths[0], expected):
+        return None
+    op = dense.analysis_matrix(w, mode, lengths[0], level).T  # (n, N_c)
+    c = dense.stacked(xp, cs)  # (P, N_c, Q)
+    return op.apply(xp, c) if dense.use_dense([c], op) else None  # (P, n, Q)
 
 
 def waverec_adjoint(
@@ -430,6 +510,8 @@ def waverec_adjoint(
     if g.shape[1] not in (natural, natural - 1):
         raise ValueError(f"dy has {g.shape[1]} samples; waverec of coefficients with lengths "
                          f"{list(coeff_lengths)} gives {natural} (or {natural - 1} with length=)")
+    if (grads := _waverec_adjoint_dense(xp, g, w, mode, list(coeff_lengths))) is not None:
+        return [from_3d(xp, c, layout) for c in grads]
     if g.shape[1] == natural - 1:
         g = fb.extend(xp, g, 0, 1, "zero")  # adjoint of the crop: a zero at the end
     grads = []
@@ -440,6 +522,21 @@ def waverec_adjoint(
         g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim
     grads.append(g)
     return [from_3d(xp, c, layout) for c in grads[::-1]]
+
+
+def _waverec_adjoint_dense(xp: Any, g: Any, w: Wavelet, mode: str,
+                           lengths: list[int]) -> list[Any] | None:
+    """:math:`R^T` as one matrix product (:mod:`wavelearn.dwt.dense`) for a short ``g``
+    (its rows cut to ``g``'s length: the adjoint of ``length=``), or None."""
+    if len(lengths) < 2 or not _bands_fit(lengths, w, mode):
+        return None
+    natural = _waverec_lengths(lengths, w, mode)[-1]
+    if not dense.pays(w, natural, lengths):
+        return None
+    op = dense.synthesis_adjoint(w, mode, tuple(lengths), g.shape[1])  # (N_c, len(g))
+    if not dense.use_dense([g], op):
+        return None
+    return dense.split(op.apply(xp, g), lengths)  # (P, n_k, Q) each
 
 
 def _waverec_lengths(coeff_lengths: list[int], w: Wavelet, mode: str) -> list[int]:

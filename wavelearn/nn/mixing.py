@@ -55,7 +55,6 @@ from wavelearn.dwt.causal import (
     causal_lowpass,
     init_history,
 )
-from wavelearn.dwt.levels import analysis_level, synthesis_level
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
 from wavelearn.nn.rowwise import column_sums
@@ -225,20 +224,13 @@ class WaveletMixing(_MixingBase):
         if kernels is not None:
             self.cache = {"x": x}
             return kernels.mixing_forward(x, self.weight.data, self.wavelet, self.levels)
-        a, details = x, []
-        for _ in range(self.levels):
-            a, d = analysis_level(xp, a, self.wavelet, self.mode)  # (B, n_j, D) each
-            details.append(d)
-        bands = [a, *details[::-1]]  # [cA_J, cD_J, ..., cD_1]
+        bands = tr.wavedec_3d(xp, x, self.wavelet, self.mode, self.levels)  # (B, n_j, D) each
         repeats = [2**self.levels] + [2**j for j in range(self.levels, 0, -1)]
         self.cache = {"bands": bands, "repeats": repeats, "n": x.shape[1]}
         return self._synthesis(xp, self._mix(xp, bands, repeats), x.shape[1])
 
     def _synthesis(self, xp: Any, bands: list, n: int) -> Any:
-        a = bands[0]
-        for j, d in enumerate(bands[1:], start=1):
-            a = tr.fit_approx(a, d, j, self.levels)  # (B, n_j, D)
-            a = synthesis_level(xp, a, d, self.wavelet, self.mode)
+        a = tr.waverec_3d(xp, bands, self.wavelet, self.mode)  # (B, N or N + 1, D)
         return a[:, :n, :]  # (B, N, D): waverec(..., length=N)
 
     def backward(self, dy: Any) -> Any:
