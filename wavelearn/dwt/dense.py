@@ -85,8 +85,23 @@ class Operator:
         return self._transpose
 
     def apply(self, xp: Any, x: Any) -> Any:
-        """``M @ x`` for ``x`` ``(P, cols, Q)``: one batched matrix product, ``(P, rows, Q)``."""
-        return xp.matmul(self._operand(x), x)
+        """``M @ x`` for ``x`` ``(P, cols, Q)``, giving ``(P, rows, Q)``. NumPy results are
+        stored position by position (``(rows, P, Q)`` in memory, bands side by side as
+        :func:`~wavelearn.dwt.blocked_ends.from_one_row` leaves them), so that a result
+        fed back in (``waverec(wavedec(x))``) is one 2-D product; other inputs are one
+        batched product over ``P`` written straight into that layout."""
+        m = self._operand(x)  # (rows, cols)
+        if not isinstance(x, np.ndarray):
+            return xp.matmul(m, x)
+        (P, cols, Q), rows = x.shape, m.shape[0]
+        out = np.empty((rows, P, Q), dtype=x.dtype)  # stored position by position
+        s0, s1, s2 = x.strides
+        if s2 == x.itemsize and s0 == Q * s2 and s1 == P * Q * s2:  # x is stored so too
+            x2 = np.lib.stride_tricks.as_strided(x, (cols, P * Q), (s1, s2))  # (cols, P Q)
+            np.matmul(m, x2, out=out.reshape(rows, P * Q))
+        else:
+            np.matmul(m, x, out=out.transpose(1, 0, 2))  # (P, rows, Q) views
+        return out.transpose(1, 0, 2)  # (P, rows, Q)
 
     def _operand(self, x: Any) -> Any:
         """The matrix in ``x``'s dtype and library."""
