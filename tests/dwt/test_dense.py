@@ -91,6 +91,7 @@ def test_matrix_columns_are_the_transforms_of_unit_vectors(level_path, spy):
     assert not op.matrix.flags.writeable
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (the level path on inf, NaN)
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_non_finite_data_take_the_level_path(bad, spy):
     """inf times a zero of the matrix would be NaN where PyWavelets keeps inf."""
@@ -105,6 +106,7 @@ def test_non_finite_data_take_the_level_path(bad, spy):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)  # NaN and inf where pywt has them
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # (overflow in the level path)
 def test_data_that_could_overflow_take_the_level_path(spy):
     x = np.full((2, 40, 17), 1e307)
     wl.wavedec(x, "db4", "symmetric", level=2, axis=1)
@@ -153,3 +155,15 @@ def test_torch_cpu_tensors_take_the_matrices(spy):
     for g, w in zip(got, want, strict=True):
         assert torch.is_tensor(g) and g.dtype == torch.float64
         np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=1e-12)
+
+
+def test_complex_data_take_the_level_path(spy):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((3, 40, 17)) + 1j * rng.standard_normal((3, 40, 17))
+    got = wl.wavedec(x, "db4", "symmetric", level=2, axis=1)
+    assert spy["apply"] == 0
+    real = wl.wavedec(x.real, "db4", "symmetric", level=2, axis=1)  # (the matrices)
+    imag = wl.wavedec(x.imag, "db4", "symmetric", level=2, axis=1)
+    assert spy["apply"] == 2
+    for g, r, i in zip(got, real, imag, strict=True):
+        np.testing.assert_allclose(g, r + 1j * i, rtol=0, atol=1e-12)

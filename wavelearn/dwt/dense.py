@@ -155,11 +155,11 @@ def synthesis_adjoint(w: Wavelet, mode: str, lengths: tuple[int, ...], rows: int
 
 
 def _cpu_real(x: Any) -> bool:
-    """A NumPy array or torch CPU tensor of real floats."""
+    """A NumPy array or torch CPU tensor of float32 or float64 (BLAS's real types)."""
     if isinstance(x, np.ndarray):
-        return x.dtype.kind == "f"
+        return x.dtype in (np.float32, np.float64)
     return (type(x).__module__.split(".")[0] == "torch" and x.device.type == "cpu"
-            and x.dtype.is_floating_point)
+            and str(x.dtype) in ("torch.float32", "torch.float64"))
 
 
 def _max_abs(x: Any) -> float:
