@@ -121,7 +121,40 @@ for name, band in [("cA2", 0), ("cD2", 1), ("cD1", 2)]:
     shift = np.flatnonzero(np.abs(rows[rows.shape[0] // 2 + 1]) > 1e-12)[0] - support[0]
     print(f"{name}: {taps.size:2d} taps, rows {shift} samples apart, "
           f"max |row reversed - filter| = {np.abs(taps - expected[name]).max():.1e}")
+
+# %% [markdown]
+# ### When the matrix is the faster way
 #
+# Applying $A$ to a signal costs $MN$ multiply-adds; the filters of the levels
+# cost about $2F$ per coefficient, $2FM$ in all. For long signals the matrix
+# loses by far (and needs $MN$ numbers of memory); for short ones it can win,
+# because one large matrix product runs at the machine's full speed where the
+# levels make many small ones. wavelearn does just that: for a short signal on
+# the CPU, `wavedec`, `waverec` and their adjoints build the matrix once, from
+# unit vectors through the levels as above, and apply it as one product
+# (`wavelearn/dwt/dense.py`). They keep to the levels where the matrix would
+# cost more than `DENSE_RATIO` times the filters or hold more than
+# `DENSE_MAX_ENTRIES` numbers. The cell compares wavelearn's matrix with the one
+# PyWavelets' `wavedec` gives, and prints where the switch lies for db4 and 3
+# levels.
+
+# %%
+import pywt
+
+from wavelearn.dwt import dense
+
+W = dense.analysis_matrix(w, "symmetric", N, level).matrix  # wavelearn's, (M, N)
+P = np.concatenate(pywt.wavedec(np.eye(N), wavelet, "symmetric", level=level, axis=-1),
+                   axis=-1).T  # PyWavelets', column i from e_i
+print(f"max |wavelearn's matrix - PyWavelets'| = {np.abs(W - P).max():.1e}")
+db4 = wl.Wavelet("db4")
+for n in (32, 100, 128, 256, 4096):
+    lengths = dense.analysis_lengths(db4, "symmetric", n, 3)
+    use = "the matrix" if dense.pays(db4, n, lengths) else "the levels"
+    print(f"N = {n:5d}: matrix {n * sum(lengths):>10,} multiply-adds, filters "
+          f"{dense.level_path_fmas(db4, lengths):>7,} -> {use}")
+
+# %% [markdown]
 # ## Gradients are transposes
 #
 # Let $c = A x$ and let a loss $L$ depend on $x$ only through $c$. The chain
