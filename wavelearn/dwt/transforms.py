@@ -365,24 +365,23 @@ def _waverec_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
     if len(cs) < 2 or any(c is None for c in cs):
         return None
     lengths = [c.shape[1] for c in cs]
-    if not _bands_fit(lengths, w, mode):
-        return None
-    natural = _waverec_lengths(lengths, w, mode)[-1]
-    if not dense.pays(w, natural, lengths):
+    natural = _natural_length(lengths, w, mode)
+    if natural is None or not dense.pays(w, natural, lengths):
         return None
     op = dense.synthesis_matrix(w, mode, tuple(lengths))  # (N_out, N_c)
     c = dense.stacked(xp, cs)  # (P, N_c, Q)
     return op.apply(xp, c) if dense.use_dense([c], op) else None  # (P, N_out, Q)
 
 
-def _bands_fit(lengths: list[int], w: Wavelet, mode: str) -> bool:
-    """Whether bands of these lengths pass the checks of :func:`waverec`'s levels."""
-    a = lengths[0]
-    for n in lengths[1:]:
-        if a not in (n, n + 1) or (mode != "periodization" and 2 * n - w.dec_len + 2 < 1):
-            return False
-        a = 2 * n if mode == "periodization" else 2 * n - w.dec_len + 2
-    return True
+def _natural_length(lengths: list[int], w: Wavelet, mode: str) -> int | None:
+    """The length ``waverec`` gives for bands of these lengths, or None where its levels
+    would refuse them (they then raise their own error): bands that do not fit
+    together, or too few coefficients (:func:`_check_synthesis_length`)."""
+    try:
+        approx = _waverec_lengths(lengths, w, mode)  # the approximation entering each level
+    except ValueError:
+        return None
+    return approx[-1] if min(approx[1:]) >= 1 else None
 
 
 def _level_pair(xp: Any, a: Any, d: Any, j: int, n_levels: int) -> tuple[Any, Any]:
@@ -528,10 +527,8 @@ def _waverec_adjoint_dense(xp: Any, g: Any, w: Wavelet, mode: str,
                            lengths: list[int]) -> list[Any] | None:
     """:math:`R^T` as one matrix product (:mod:`wavelearn.dwt.dense`) for a short ``g``
     (its rows cut to ``g``'s length: the adjoint of ``length=``), or None."""
-    if len(lengths) < 2 or not _bands_fit(lengths, w, mode):
-        return None
-    natural = _waverec_lengths(lengths, w, mode)[-1]
-    if not dense.pays(w, natural, lengths):
+    natural = _natural_length(lengths, w, mode) if len(lengths) > 1 else None
+    if natural is None or not dense.pays(w, natural, lengths):
         return None
     op = dense.synthesis_adjoint(w, mode, tuple(lengths), g.shape[1])  # (N_c, len(g))
     if not dense.use_dense([g], op):
