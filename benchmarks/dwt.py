@@ -6,6 +6,9 @@ For each case (array shape, dtype, boundary mode; ``db4``, level 3, along
 * ``wavelearn.wavedec`` and ``pywt.wavedec`` on the same array,
 * ``wavelearn.waverec`` and ``pywt.waverec`` on (their own) coefficients,
 * ``x.copy()``: the memory floor, the time just to read and write the array once,
+* with ``--level-path``, wavelearn once more with its whole-transform matrices
+  switched off (``wavelearn/dwt/dense.py``: short signals are one matrix
+  product), so that ``wl/levels`` shows what the matrices gain,
 
 and prints the ratios wavelearn/pywt and wavelearn/floor. Every function is
 run once to warm up; then the functions of a case take turns ``--repeat``
@@ -18,6 +21,7 @@ Run::
     python benchmarks/dwt.py --quick      # small smoke run (seconds)
     python benchmarks/dwt.py --repeat 20  # more repeats on a noisy machine
     python benchmarks/dwt.py --long       # also one 1-D signal of 10^7 float64 samples
+    python benchmarks/dwt.py --level-path # also wavelearn without the short-signal matrices
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ import pywt
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import wavelearn as wl  # noqa: E402
+from wavelearn.dwt import dense  # noqa: E402
 from wavelearn.threads import num_threads  # noqa: E402
 
 SHAPES = [(32, 512, 768), (4, 16384, 64), (256, 64, 128)]
-QUICK_SHAPES = [(4, 256, 96), (2, 1024, 32)]
+QUICK_SHAPES = [(4, 256, 96), (2, 1024, 32), (8, 64, 32)]
 LONG_SHAPE = (10**7,)  # --long: one signal of 10^7 samples (the issue's 1-D goal), float64
 DTYPES = ["float32", "float64"]
 MODES = ["periodization", "symmetric"]
@@ -59,42 +64,61 @@ def best_times(funcs: dict[str, Callable[[], object]], repeat: int) -> dict[str,
     return best
 
 
-def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int) -> list[tuple]:
+def levels_only(f: Callable[[], object]) -> Callable[[], object]:
+    """``f`` with wavelearn's whole-transform matrices switched off (the level path)."""
+
+    def run() -> object:
+        saved, dense.DENSE_MAX_ENTRIES = dense.DENSE_MAX_ENTRIES, 0
+        try:
+            return f()
+        finally:
+            dense.DENSE_MAX_ENTRIES = saved
+
+    return run
+
+
+def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int,
+             level_path: bool = False) -> list[tuple]:
     """Time one case; returns the two table rows (wavedec, waverec)."""
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     axis = AXIS if x.ndim > 1 else 0
     coeffs = wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis)
     pcoeffs = pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis)
-    t = best_times(
-        {
-            "wl_dec": lambda: wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
-            "pywt_dec": lambda: pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
-            "wl_rec": lambda: wl.waverec(coeffs, WAVELET, mode, axis=axis),
-            "pywt_rec": lambda: pywt.waverec(pcoeffs, WAVELET, mode, axis=axis),
-            "floor": x.copy,
-        },
-        repeat,
-    )
+    funcs = {
+        "wl_dec": lambda: wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
+        "pywt_dec": lambda: pywt.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis),
+        "wl_rec": lambda: wl.waverec(coeffs, WAVELET, mode, axis=axis),
+        "pywt_rec": lambda: pywt.waverec(pcoeffs, WAVELET, mode, axis=axis),
+        "floor": x.copy,
+    }
+    if level_path:
+        funcs["lv_dec"] = levels_only(funcs["wl_dec"])
+        funcs["lv_rec"] = levels_only(funcs["wl_rec"])
+    t = best_times(funcs, repeat)
     case = ("x".join(map(str, shape)), dtype, mode)
     return [
         (*case, op, t[f"wl_{key}"], t[f"pywt_{key}"], t["floor"],
-         t[f"cpu:wl_{key}"] / t[f"cpu:pywt_{key}"], t[f"cpu:wl_{key}"] / t["cpu:floor"])
+         t[f"cpu:wl_{key}"] / t[f"cpu:pywt_{key}"], t[f"cpu:wl_{key}"] / t["cpu:floor"],
+         t.get(f"lv_{key}"))
         for op, key in (("wavedec", "dec"), ("waverec", "rec"))
     ]
 
 
 def print_table(rows: list[tuple]) -> None:
     head = ("shape", "dtype", "mode", "op", "wavelearn ms", "pywt ms", "copy ms",
-            "wl/pywt", "wl/copy", "cpu:wl/pywt", "cpu:wl/copy")
-    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8} {:>11} {:>11}"
+            "wl/pywt", "wl/copy", "cpu:wl/pywt", "cpu:wl/copy", "wl/levels")
+    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8} {:>11} {:>11} {:>9}"
     print(fmt.format(*head))
-    print("-" * 121)
-    for shape, dtype, mode, op, t_wl, t_pywt, t_floor, c_pywt, c_floor in rows:
+    print("-" * 131)
+    for shape, dtype, mode, op, t_wl, t_pywt, t_floor, c_pywt, c_floor, t_lv in rows:
+        levels = "-" if t_lv is None else f"{t_wl / t_lv:.2f}"
         print(fmt.format(shape, dtype, mode, op, f"{1e3 * t_wl:.2f}", f"{1e3 * t_pywt:.2f}",
                          f"{1e3 * t_floor:.2f}", f"{t_wl / t_pywt:.2f}",
-                         f"{t_wl / t_floor:.2f}", f"{c_pywt:.2f}", f"{c_floor:.2f}"))
+                         f"{t_wl / t_floor:.2f}", f"{c_pywt:.2f}", f"{c_floor:.2f}", levels))
     print("cpu: the same ratios in process CPU time (steadier on a machine shared with "
           "other processes; with several threads it adds their times)")
+    print("wl/levels (--level-path): wavelearn against itself with the short-signal matrices "
+          "off; 1.00 where a case takes the levels anyway")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small shapes: a smoke run")
     parser.add_argument("--long", action="store_true",
                         help="also one 1-D signal of 10^7 float64 samples (axis 0)")
+    parser.add_argument("--level-path", action="store_true",
+                        help="also time wavelearn with its short-signal matrices off")
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 10)
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -115,10 +141,10 @@ def main(argv: list[str] | None = None) -> None:
     for shape in shapes:
         for dtype in DTYPES:
             for mode in MODES:
-                rows += run_case(shape, dtype, mode, repeat)
+                rows += run_case(shape, dtype, mode, repeat, args.level_path)
     if args.long:
         for mode in MODES:
-            rows += run_case(LONG_SHAPE, "float64", mode, repeat)
+            rows += run_case(LONG_SHAPE, "float64", mode, repeat, args.level_path)
     print_table(rows)
 
 

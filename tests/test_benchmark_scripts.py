@@ -81,3 +81,16 @@ def test_ucr_benchmark_prints_the_table_with_both_baselines(tmp_path, capsys) ->
     (row,) = json.loads((tmp_path / "r.json").read_text())
     assert row["set"] == "Coffee" and row["one_nn_ed"] == 1.0  # the archive's 1-NN ED
     assert row["recipe"]["steps"] == 2 and len(row["steps"]) == 2
+
+
+def test_dwt_benchmark_times_the_level_path_too(capsys) -> None:
+    from wavelearn.dwt import dense
+
+    bench = load("dwt")
+    before = dense.DENSE_MAX_ENTRIES
+    bench.main(["--quick", "--repeat", "1", "--level-path"])
+    assert dense.DENSE_MAX_ENTRIES == before  # switched back on after each call
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("4x256x96", "8x64x32"))]
+    assert len(rows) == 2 * 2 * 2 * 2  # two shapes x dtypes x modes x (wavedec, waverec)
+    assert all(float(r[-1]) > 0 for r in rows)  # wl/levels printed for every case
