@@ -71,6 +71,15 @@ def level_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dense, "DENSE_MAX_ENTRIES", 0)
 
 
+@pytest.fixture(name="blas_path")
+def blas_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The blocked DWT's middle by BLAS products: the compiled loops of
+    :mod:`wavelearn.dwt.compiled` switched off (for tests of the BLAS code)."""
+    from wavelearn.dwt import compiled
+
+    monkeypatch.setattr(compiled, "USE_COMPILED", False)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items or has_cuda():

@@ -90,7 +90,7 @@ def test_synthesis_every_layout_equals_the_tap_loop(layout, P, Q, mode):
         _close(got, ref)
 
 
-def test_fused_path_runs_for_interleaved_bands(monkeypatch, level_path):
+def test_fused_path_runs_for_interleaved_bands(monkeypatch, level_path, blas_path):
     calls = {"fused": 0, "blocks": 0}
     for key, name in (("fused", "_filter_up_fused"), ("blocks", "_filter_up_blocks")):
         real = getattr(blocked, name)  # called inside wavelearn.dwt.blocked

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from wavelearn.dwt import compiled
 from wavelearn.dwt.chunks import chunks, column_chunks, column_slices, run_chunks
 from wavelearn.dwt.textbook import filter_down_taps
+from wavelearn.threads import run_tasks
 
 BLOCK = 2  # output pairs per block of the blocked filter_up; 1..4 measured alike
 FUSED_BLOCK = 4  # the same, bands interleaved (_filter_up_fused); 2..8 measured alike
@@ -90,6 +92,11 @@ def _filter_down_tblocks(x: np.ndarray, filters: np.ndarray, n_out: int,
     equally spaced. Returns how many positions it did.
     """
     (P, _, Q), B, T = x.shape, filters.shape[0], TBLOCK
+    if B == 2 and compiled.available(x, y_pobq):  # all positions, as compiled loops
+        cut = [(ps, os_, slice(0, Q)) for ps, os_ in chunks(P, n_out, B * Q)]
+        run_tasks(lambda ps, os_, qs: compiled.filter_down_rows(x, filters, y_pobq, ps, os_, qs),
+                  cut, parallel=P * n_out * B * Q >= compiled.PARALLEL_MIN)
+        return n_out
     R = n_out // T
     if R == 0:
         return 0
@@ -137,7 +144,12 @@ def filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int 
     if ends:
         z[:, :lo] = filter_up_edge(bands, filters, start, start + lo)
         z[:, hi:] = filter_up_edge(bands, filters, start + hi, length)
-    if n_blocks:
+    if n_blocks and len(bands) == 2 and Q > 1 and compiled.available(*bands, z):
+        pairs, zm = T * n_blocks, z[:, lo:hi]  # the same pairs, as compiled loops
+        cut = [(ps, ks, slice(0, Q)) for ps, ks in chunks(P, pairs, 2 * Q)]
+        run_tasks(lambda ps, ks, qs: compiled.filter_up_rows(bands, filters, k0, zm, ps, ks, qs),
+                  cut, parallel=zm.size >= compiled.PARALLEL_MIN)
+    elif n_blocks:
         if yy is not None:
             _filter_up_fused(yy, len(bands), filters, k0, T, z[:, lo:hi])
         else:
