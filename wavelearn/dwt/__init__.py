@@ -4,8 +4,8 @@
 * :mod:`.filterbank` -- the three linear pieces of a DWT level (boundary extension,
   filter-and-downsample, upsample-and-filter), each with its exact adjoint (the code:
   :mod:`.textbook`, the reference; :mod:`.blocked` and :mod:`.blocked_ends`, the fast
-  NumPy paths, cut into :mod:`.chunks` for :mod:`wavelearn.threads`; :mod:`.finite`, one
-  finiteness check per transform);
+  NumPy paths, their middle as compiled loops in :mod:`.compiled`, cut into :mod:`.chunks`
+  for :mod:`wavelearn.threads`; :mod:`.finite`, one finiteness check per transform);
 * :mod:`.levels` -- one analysis or synthesis level on ``(P, N, Q)`` arrays, and its adjoint;
 * :mod:`.transforms` -- ``dwt``/``idwt``/``wavedec``/``waverec`` (PyWavelets' API) and
   their adjoints, on arrays of any backend and shape (checked and viewed as ``(P, N, Q)``

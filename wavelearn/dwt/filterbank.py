@@ -29,6 +29,10 @@ matrix products over strided views of the data (no copy of the input):
 - ``filter_up``: a block of output pairs is, per band, a small matrix of
   filter taps times a window of the coefficients (polyphase form).
 
+For two bands of float32/float64 (every DWT level), the middle of both runs as
+loops compiled by numba instead (:mod:`wavelearn.dwt.compiled`): the same sums,
+without the call overhead of many small products.
+
 4. **Both at once** (``extend_filter_down`` = :math:`D E`, and its adjoint
    ``filter_up_fold`` = :math:`E^T U`): what one DWT level needs. The
    blocked path reads the signal in place and builds only the few padded
