@@ -106,3 +106,14 @@ def test_import_wavelearn_does_not_compile_or_import_numba():
     code = "import sys, wavelearn; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sum_squares_of_strided_rows(dtype):
+    buf = np.random.default_rng(9).standard_normal((300, 2, 70)).astype(dtype)
+    rows = buf[:, 1, 3:]  # (300, 67), rows 140 apart
+    want = float((rows.astype(np.float64) ** 2).sum())
+    assert compiled.sum_squares(rows) == pytest.approx(want, rel=1e-12)
+    for bad in (np.inf, np.nan):
+        rows[299, 66] = bad
+        assert not np.isfinite(compiled.sum_squares(rows))

@@ -65,12 +65,17 @@ def filter_down_blocked(
     return y
 
 
-def new_bands(B: int, P: int, n: int, Q: int, dtype: Any) -> np.ndarray:
+def new_bands(B: int, P: int, n: int, Q: int, dtype: Any,
+              position_major: bool = False) -> np.ndarray:
     """An empty ``(B, P, n, Q)`` array stored as ``(P, n, B, Q)``: the ``B`` bands of a
     position side by side, which :func:`_filter_down_tblocks` needs. (One channel,
-    ``Q = 1``: plain ``(B, P, n, 1)``, each band contiguous for :func:`_filter_down_rows`.)"""
+    ``Q = 1``: plain ``(B, P, n, 1)``, each band contiguous for :func:`_filter_down_rows`.)
+    ``position_major``: stored as ``(n, B, P, Q)``, the layout of
+    :func:`~wavelearn.dwt.blocked_ends.from_one_row` (the next level reads it as one row)."""
     if Q == 1:
         return np.empty((B, P, n, Q), dtype=dtype)
+    if position_major:
+        return np.empty((n, B, P, Q), dtype=dtype).transpose(1, 2, 0, 3)
     return np.empty((P, n, B, Q), dtype=dtype).transpose(2, 0, 1, 3)
 
 

@@ -47,7 +47,7 @@ def bands_in_one_row(bands: list) -> list | None:
     """:func:`one_row` of each band. Where every band needs a copy, they are copied
     together, interleaved (for :func:`interleaved`, so that a second copy is spared);
     where some are views already, only the others are copied."""
-    views = [_one_row_is_view(b) for b in bands]
+    views = [one_row_is_view(b) for b in bands]
     if all(views):
         return [one_row(b) for b in bands]
     y0 = bands[0]
@@ -63,7 +63,7 @@ def bands_in_one_row(bands: list) -> list | None:
     return [buf[:, i].reshape(1, n, P * Q) for i in range(B)]
 
 
-def _one_row_is_view(x: Any) -> bool:
+def one_row_is_view(x: Any) -> bool:
     """Whether :func:`one_row` of ``x`` is a free view."""
     if not isinstance(x, np.ndarray) or x.shape[0] == 1 or x.shape[2] == 1 or x.size == 0:
         return False

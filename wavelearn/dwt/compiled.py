@@ -70,6 +70,9 @@ def kernels() -> dict[str, Any]:
         options = {"nogil": True, "cache": True, "fastmath": {"contract"}}  # (FMA)
         _KERNELS["down"] = numba.njit(**options)(_filter_down_loops)
         _KERNELS["up"] = numba.njit(**options)(_filter_up_loops)
+        # a sum in any order: the bound needs no particular rounding (finite.py)
+        _KERNELS["squares"] = numba.njit(nogil=True, cache=True,
+                                         fastmath={"reassoc", "contract"})(_sum_squares_loop)
     return _KERNELS
 
 
@@ -98,6 +101,13 @@ def filter_up_rows(bands: list, filters: np.ndarray, k0: int, z: np.ndarray,
     zb, (zs0, zs1, _) = flat(z)
     kernels()["up"](ab, as0, as1, db, ds0, ds1, f, k0, zb, zs0, zs1,
                     ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
+
+
+def sum_squares(rows: np.ndarray) -> float:
+    r""":math:`\sum v^2` over ``rows`` (2-D, contiguous rows), summed in float64, in one
+    pass: inf or NaN where a value is not finite (:func:`wavelearn.dwt.finite.magnitude_bound`)."""
+    buf, (s0, _) = flat(rows)
+    return float(kernels()["squares"](buf, s0, rows.shape[0], rows.shape[1]))
 
 
 # ---------------------------------------------------------------------------
@@ -192,3 +202,16 @@ def _filter_up_loops(a, as0, as1, d, ds0, ds1, f, k0, z, zs0, zs1,  # noqa: PLR0
                             z[np.uint64(ze + q)] += e0 * v0 + e1 * v1
                             z[np.uint64(zo + q)] += o0 * v0 + o1 * v1
                     j += 1
+
+
+def _sum_squares_loop(x, s0, R, L):
+    """:func:`sum_squares`: row by row, each value squared in float64."""
+    total = 0.0
+    for r in range(R):
+        b = r * s0
+        acc = 0.0
+        for q in range(L):
+            v = np.float64(x[np.uint64(b + q)])
+            acc += v * v
+        total += acc
+    return total

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from wavelearn.backend import backend_of
+from wavelearn.dwt import compiled
 from wavelearn.dwt.blocked import (  # noqa: F401 (re-exported)
     BLOCK,
     FUSED_BLOCK,
@@ -78,6 +79,7 @@ from wavelearn.dwt.blocked_ends import (  # noqa: F401 (re-exported)
     fold_edge_operator,
     from_one_row,
     one_row,
+    one_row_is_view,
     rows_of,
 )
 from wavelearn.dwt.chunks import CHUNK, PARALLEL_MIN  # noqa: F401
@@ -173,7 +175,8 @@ def extend_filter_down(
     ``finite``: ``x`` is known to be finite (:func:`wavelearn.dwt.finite.known_finite`).
     """
     (P, N, Q), (B, F) = x.shape, filters.shape
-    row = one_row(x)
+    in_place = _compiled_in_place(x, B)
+    row = None if in_place else one_row(x)
     if row is not None:  # the P signals side by side: (1, N, P Q)
         y = extend_filter_down(xp, row, filters, n_out, left, right, mode, finite=finite)
         return from_one_row(y, P)
@@ -181,7 +184,7 @@ def extend_filter_down(
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
     if o1 <= o0 or not _use_blocked(xp, x, finite):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
-    y = new_bands(B, P, n_out, Q, x.dtype)
+    y = new_bands(B, P, n_out, Q, x.dtype, position_major=in_place)
     if Q > 1:  # the ends by small operators on x (edge_operator), straight into y
         o1 = o0 + (o1 - o0) // TBLOCK * TBLOCK  # the middle: whole blocks of TBLOCK
         if o1 > o0:
@@ -201,6 +204,16 @@ def extend_filter_down(
         tail = xp.concat([x[:, s:], pad_r[:, max(0, s - N) :]], axis=1)
         _edge_down(xp, tail, filters, n_out - o1, finite, y[:, :, o1:])
     return y
+
+
+def _compiled_in_place(x: Any, B: int) -> bool:
+    """A batch that :func:`one_row` would copy (few channels), read where it lies by the
+    compiled loops (:mod:`wavelearn.dwt.compiled`) instead: they need no wider rows, and
+    the results are stored position by position, as ``one_row``'s would be, so that the
+    next level reads them as one row without a copy."""
+    return (B == 2 and isinstance(x, np.ndarray) and x.size > 0 and x.shape[0] > 1
+            and 1 < x.shape[2] < MOVE_MAX_Q and compiled.available(x)
+            and not one_row_is_view(x))
 
 
 def _edge_down(xp: Any, x: Any, filters: np.ndarray, n_out: int, finite: bool,
