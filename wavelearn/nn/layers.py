@@ -21,6 +21,7 @@ import numpy as np
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace, backend_of
+from wavelearn.nn import compiled
 from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
 from wavelearn.nn.rowwise import by_row_blocks, column_sums, each_row_block
 
@@ -113,7 +114,11 @@ class LayerNorm(Module):
         xp = array_namespace(x, self.weight.data)
         x = cast_to(x, self.weight.dtype)  # (..., D)
         x2 = xp.reshape(x, (-1, self.dim))  # (M, D)
-        y, xhat, rstd = by_row_blocks(lambda xb: self._normalize(xp, xb), x2)  # as GELU
+        w, b = self.weight.data, self.bias.data
+        if compiled.available(x2, w, b):  # the same formulas as compiled loops
+            y, xhat, rstd = compiled.layernorm_forward(x2, w, b, self.eps)
+        else:
+            y, xhat, rstd = by_row_blocks(lambda xb: self._normalize(xp, xb), x2)  # as GELU
         lead = tuple(x.shape[:-1])
         self.cache = {"xhat": xp.reshape(xhat, (*lead, self.dim)),  # (..., D)
                       "rstd": xp.reshape(rstd, (*lead, 1))}  # (..., 1)
@@ -143,6 +148,11 @@ class LayerNorm(Module):
         xhat = xp.reshape(self.cache["xhat"], (-1, self.dim))  # (M, D)
         rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
+        if compiled.available(dy2, xhat, rstd, self.weight.data):  # compiled loops
+            dx, dw, db = compiled.layernorm_backward(dy2, xhat, rstd, self.weight.data)
+            self.weight.accumulate_grad(dw)  # (D,)
+            self.bias.accumulate_grad(db)  # (D,)
+            return xp.reshape(dx, tuple(dy.shape))  # (..., D)
         self.weight.accumulate_grad(column_sums(xp, dy2 * xhat))  # (D,)
         self.bias.accumulate_grad(column_sums(xp, dy2))  # (D,)
         dx = by_row_blocks(lambda *rows: self._input_grad(xp, *rows), dy2, xhat, rstd)

@@ -1,0 +1,78 @@
+"""LayerNorm's compiled loops (wavelearn.nn.compiled) against its NumPy chain.
+
+The NumPy chain is checked against torch autograd and central differences in
+test_layers.py (those tests now run the loops too); here the two paths are
+compared directly, and a spy makes sure the loops ran.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wavelearn.nn import LayerNorm, compiled
+
+
+@pytest.fixture(name="spy")
+def spy_fixture(monkeypatch):
+    calls = {"forward": 0, "backward": 0}
+    for key in calls:
+        real = getattr(compiled, f"layernorm_{key}")
+
+        def counted(*args, _real=real, _key=key):
+            calls[_key] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(compiled, f"layernorm_{key}", counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(3, 7, 64), (2050, 16), (5, 300, 256), (1, 1)])
+def test_loops_equal_the_numpy_chain(shape, dtype, spy, monkeypatch):
+    rng = np.random.default_rng(0)
+    D = shape[-1]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    tol = {"float32": 2e-5, "float64": 1e-12}[dtype]
+    results = []
+    for on in (True, False):
+        monkeypatch.setattr(compiled, "USE_COMPILED", on)
+        ln = LayerNorm(D, dtype=dtype)
+        ln.weight.data[...] = rng.standard_normal(D) if on else results[0][-1]
+        ln.bias.data[...] = np.linspace(-1, 1, D)
+        y = ln.forward(x)
+        cache = {k: v.copy() for k, v in ln.cache.items()}
+        dx = ln.backward(dy)
+        results.append((y, cache, dx, ln.weight.grad, ln.bias.grad, ln.weight.data.copy()))
+    assert spy == {"forward": 1, "backward": 1}
+    (y1, c1, dx1, dw1, db1, _), (y2, c2, dx2, dw2, db2, _) = results
+    for a, b, what in [(y1, y2, "y"), (c1["xhat"], c2["xhat"], "xhat"),
+                       (c1["rstd"], c2["rstd"], "rstd"), (dx1, dx2, "dx"),
+                       (dw1, dw2, "dw"), (db1, db2, "db")]:
+        assert a.shape == b.shape and a.dtype == b.dtype, what
+        scale = max(1.0, float(np.abs(b).max()))
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale * (8 if what[0] == "d" and
+                                   what != "dx" else 1), err_msg=what)
+
+
+def test_what_the_loops_take():
+    f32, f64 = np.zeros((2, 3), np.float32), np.zeros((2, 3))
+    assert compiled.available(f32, np.zeros(3, np.float32)) and compiled.available(f64)
+    assert not compiled.available(np.zeros((2, 3), np.float16))
+    assert not compiled.available(f32, f64)  # one dtype
+    assert not compiled.available(np.zeros((2, 6))[:, ::2])  # rows not contiguous
+
+
+def test_torch_tensors_take_the_chain(spy):
+    torch = pytest.importorskip("torch")
+    ln = LayerNorm(8, dtype="float64")
+    x = np.random.default_rng(1).standard_normal((4, 8))
+    import wavelearn
+
+    with wavelearn.use_backend("torch"):
+        ln_t = LayerNorm(8, dtype="float64")
+    ln_t.backward(ln_t.forward(torch.from_numpy(x)))
+    assert spy == {"forward": 0, "backward": 0}
+    ln.backward(ln.forward(x))
+    assert spy == {"forward": 1, "backward": 1}
