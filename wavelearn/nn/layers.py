@@ -271,7 +271,10 @@ def _gelu_backward(xp: Any, x: Any, dy: Any) -> Any:
 def gelu_and_slope(xp: Any, x: Any) -> tuple[Any, Any]:
     r"""``(y, s)`` for rows ``x`` ``(m, H)``: :math:`y = x\,p` and the slope
     :math:`s = dy/dx = p + (1 - t^2)\,w`, :math:`w = x\,\tfrac{c}{2}(1 + 3 a x^2)`,
-    :math:`t = \tanh u` (GELU's docstring)."""
+    :math:`t = \tanh u` (GELU's docstring). A C-contiguous NumPy block takes the
+    compiled loops (:func:`wavelearn.nn.compiled.gelu_and_slope`)."""
+    if compiled.available(x):
+        return compiled.gelu_and_slope(x, _GELU_C, _GELU_A)
     w = x * x  # x^2
     u = w * (_GELU_C * _GELU_A)
     u += _GELU_C

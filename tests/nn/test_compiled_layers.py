@@ -1,4 +1,5 @@
-"""LayerNorm's compiled loops (wavelearn.nn.compiled) against its NumPy chain.
+"""The compiled loops of wavelearn.nn.compiled (LayerNorm, GELU's forward with its
+slope) against the NumPy chains they stand for.
 
 The NumPy chain is checked against torch autograd and central differences in
 test_layers.py (those tests now run the loops too); here the two paths are
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wavelearn.nn import LayerNorm, compiled
+from wavelearn.nn import LayerNorm, compiled, layers
 
 
 @pytest.fixture(name="spy")
@@ -76,3 +77,26 @@ def test_torch_tensors_take_the_chain(spy):
     assert spy == {"forward": 0, "backward": 0}
     ln.backward(ln.forward(x))
     assert spy == {"forward": 1, "backward": 1}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gelu_and_slope_loops_give_the_numpy_bits(dtype, monkeypatch):
+    """Same operations in the same order and dtype: the same bits."""
+    x = (np.random.default_rng(2).standard_normal((300, 96)) * 4).astype(dtype)
+    x[0, :4] = [0.0, -0.0, 30.0, -30.0]
+    calls = {"n": 0}
+    real = compiled.gelu_and_slope
+
+    def counted(*args):
+        calls["n"] += 1
+        return real(*args)
+
+    monkeypatch.setattr(compiled, "gelu_and_slope", counted)
+    y, s = layers.gelu_and_slope(np, x)
+    assert calls["n"] == 1
+    monkeypatch.setattr(compiled, "USE_COMPILED", False)
+    y_np, s_np = layers.gelu_and_slope(np, x)
+    assert calls["n"] == 1
+    assert y.dtype == s.dtype == x.dtype
+    np.testing.assert_array_equal(y, y_np)
+    np.testing.assert_array_equal(s, s_np)
