@@ -100,3 +100,40 @@ def test_gelu_and_slope_loops_give_the_numpy_bits(dtype, monkeypatch):
     assert y.dtype == s.dtype == x.dtype
     np.testing.assert_array_equal(y, y_np)
     np.testing.assert_array_equal(s, s_np)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_feed_forward_and_residual_loops_give_the_numpy_bits(dtype, p, monkeypatch):
+    """The fused feed-forward and the block's dropout + residual, with the loops and
+    without: the same bits (and the loops did run)."""
+    from wavelearn.nn.block import _dropout_residual
+    from wavelearn.nn.feedforward import FeedForward
+    from wavelearn.nn.layers import Dropout
+
+    calls = {name: 0 for name in ("bias_gelu_dropout", "mask_scale_times", "mask_scale_plus")}
+    for name in calls:
+        real = getattr(compiled, name)
+
+        def counted(*args, _real=real, _name=name):
+            calls[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(compiled, name, counted)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 50, 16)).astype(dtype)
+    dy = rng.standard_normal((4, 50, 16)).astype(dtype)
+    out = []
+    for on in (True, False):
+        monkeypatch.setattr(compiled, "USE_COMPILED", on)
+        ff = FeedForward(16, 64, dropout=p, dtype=dtype, rng=5)
+        y = ff.forward(x)
+        dx = ff.backward(dy)
+        drop = Dropout(0.25, seed=9, inplace=True)
+        branch = x * 2
+        res = _dropout_residual(drop, branch, x, temporary=True)
+        out.append((y, dx, ff.fc1.weight.grad, res))
+    assert calls["bias_gelu_dropout"] > 0 and calls["mask_scale_plus"] > 0, calls
+    assert (calls["mask_scale_times"] > 0) == (p > 0), calls
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -36,6 +36,7 @@ import numpy as np
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace
+from wavelearn.nn import compiled
 from wavelearn.nn.feedforward import FeedForward
 from wavelearn.nn.layers import Dropout, LayerNorm
 from wavelearn.nn.mixing import CausalWaveletMixing, WaveletMixing
@@ -225,6 +226,9 @@ def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> An
     keep, scale = drop.draw(branch)  # (B, N, D) 0/1; the dropout's cache
 
     def rows(bb: Any, kb: Any, xb: Any) -> None:
+        if compiled.available(bb, xb):  # the same three operations as one loop
+            compiled.mask_scale_plus(bb, kb, scale, xb)
+            return
         bb *= kb
         bb *= scale  # Dropout.forward, inplace
         bb += xb  # _residual

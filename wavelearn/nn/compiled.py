@@ -59,6 +59,10 @@ def kernels() -> dict[str, Any]:
         exact = {"nogil": True, "cache": True}  # elementwise: no sums to reorder
         _KERNELS["gelu_u"] = numba.njit(**exact)(_gelu_u)
         _KERNELS["gelu_y_slope"] = numba.njit(**exact)(_gelu_y_slope)
+        _KERNELS["bias_gelu_u"] = numba.njit(**exact)(_bias_gelu_u)
+        _KERNELS["bias_gelu_y_slope"] = numba.njit(**exact)(_bias_gelu_y_slope)
+        _KERNELS["mask_scale_times"] = numba.njit(**exact)(_mask_scale_times)
+        _KERNELS["mask_scale_plus"] = numba.njit(**exact)(_mask_scale_plus)
     return _KERNELS
 
 
@@ -98,7 +102,7 @@ def gelu_and_slope(x: np.ndarray, c: float, a: float) -> tuple[np.ndarray, np.nd
     x^3)`, NumPy's vectorised ``tanh``, a loop for :math:`p`, :math:`y = x p` and the
     slope :math:`s = p + (1 - t^2)\, x\,	frac{c}{2}(1 + 3 a x^2)`."""
     k = kernels()
-    consts = np.array([c * a, c, 1.5 * c * a, 0.5 * c, 1.0, 0.5], dtype=x.dtype)  # x's dtype
+    consts = _gelu_consts(x.dtype, c, a)
     u = np.empty_like(x)
     k["gelu_u"](x.reshape(-1), u.reshape(-1), consts)
     t = np.tanh(u, out=u)  # (m, H)
@@ -107,9 +111,98 @@ def gelu_and_slope(x: np.ndarray, c: float, a: float) -> tuple[np.ndarray, np.nd
     return y, slope
 
 
+def _gelu_consts(dtype: Any, c: float, a: float) -> np.ndarray:
+    """The constants of the GELU loops, rounded to ``dtype`` as NumPy rounds a Python
+    float that meets an array of that dtype."""
+    return np.array([c * a, c, 1.5 * c * a, 0.5 * c, 1.0, 0.5], dtype=dtype)
+
+
+def bias_gelu_dropout(h: np.ndarray, bias: np.ndarray, keep: np.ndarray | None,
+                      scale: float, c: float, a: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(y, s)`` for a block of rows ``h`` ``(m, H)`` of the feed-forward's first
+    product: :math:`x = h + b`, GELU's :math:`y` and slope :math:`s`
+    (:func:`gelu_and_slope`), then dropout :math:`y \leftarrow (y \odot m)\, s_d`
+    (``keep`` None: none). The operations of the unfused chain, in its order and dtype:
+    the same bits."""
+    k = kernels()
+    consts = _gelu_consts(h.dtype, c, a)
+    u = np.empty_like(h)
+    k["bias_gelu_u"](h, bias, u, consts)
+    t = np.tanh(u, out=u)  # (m, H)
+    y, slope = np.empty_like(h), np.empty_like(h)
+    mask = keep if keep is not None else np.ones((1, 1), np.uint8)
+    k["bias_gelu_y_slope"](h, bias, t, mask, keep is not None,
+                           np.array([scale], dtype=h.dtype), y, slope, consts)
+    return y, slope
+
+
+def mask_scale_times(g: np.ndarray, keep: np.ndarray, scale: float,
+                     other: np.ndarray) -> np.ndarray:
+    r""":math:`((g \odot m)\, s) \odot o` for blocks ``(m, H)`` (dropout's backward,
+    then GELU's: ``o`` the slope), one pass, as a new array."""
+    out = np.empty_like(g)
+    kernels()["mask_scale_times"](g.reshape(-1), keep.reshape(-1),
+                                  np.array([scale, 1, 0], dtype=g.dtype), other.reshape(-1),
+                                  out.reshape(-1))
+    return out
+
+
+def mask_scale_plus(b: np.ndarray, keep: np.ndarray, scale: float, x: np.ndarray) -> None:
+    r""":math:`b \leftarrow (b \odot m)\, s + x` in place (dropout, then the residual
+    add), one pass."""
+    kernels()["mask_scale_plus"](b.reshape(-1), keep.reshape(-1),
+                                 np.array([scale, 1, 0], dtype=b.dtype), x.reshape(-1))
+
+
 # ---------------------------------------------------------------------------
 # The loops (compiled by numba)
 # ---------------------------------------------------------------------------
+
+
+def _bias_gelu_u(h, bias, u, k):
+    r""":math:`u = (x^2\, c a + c)\, x` with :math:`x = h + b` (rows of ``h``)."""
+    ca, c1 = k[0], k[1]
+    M, H = h.shape
+    for m in range(M):
+        for j in range(H):
+            v = h[m, j] + bias[j]
+            u[m, j] = (v * v * ca + c1) * v
+
+
+def _bias_gelu_y_slope(h, bias, t, keep, masked, sd, y, s, k):  # noqa: PLR0913
+    r""":func:`_gelu_y_slope` of :math:`x = h + b`, then :math:`y \leftarrow (y\, m)\, s_d`
+    if ``masked``."""
+    ca3, c2, one, half, sc = k[2], k[3], k[4], k[5], sd[0]
+    M, H = h.shape
+    for m in range(M):
+        for j in range(H):
+            v, tv = h[m, j] + bias[j], t[m, j]
+            p = (tv + one) * half
+            yv = p * v
+            if masked:  # (keep 0/1 as a float of the dtype: as NumPy multiplies)
+                yv = yv * (one if keep[m, j] else one - one)
+                yv = yv * sc
+            y[m, j] = yv
+            w = (v * v * ca3 + c2) * v
+            s[m, j] = w - tv * tv * w + p
+
+
+def _mask_scale_times(g, keep, sd, other, out):
+    """:func:`mask_scale_times`; ``sd``: ``(scale, 1, 0)`` in the dtype."""
+    sc, one, zero = sd[0], sd[1], sd[2]
+    for i in range(g.size):
+        v = g[i] * (one if keep[i] else zero)
+        v = v * sc
+        out[i] = v * other[i]
+
+
+def _mask_scale_plus(b, keep, sd, x):
+    """:func:`mask_scale_plus`; ``sd``: ``(scale, 1, 0)`` in the dtype."""
+    sc, one, zero = sd[0], sd[1], sd[2]
+    for i in range(b.size):
+        v = b[i] * (one if keep[i] else zero)
+        v = v * sc
+        b[i] = v + x[i]
 
 
 def _gelu_u(x, u, k):

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from wavelearn.backend import backend_of
-from wavelearn.nn.layers import GELU, Dropout, Linear, gelu_and_slope
+from wavelearn.nn import compiled
+from wavelearn.nn.layers import GELU, GELU_A, GELU_C, Dropout, Linear, gelu_and_slope
 from wavelearn.nn.module import Module, make_rng
 from wavelearn.nn.rowwise import by_row_blocks
 
@@ -90,9 +91,13 @@ class FeedForward(Module):
             keep, scale = self.drop.draw(h)  # (..., hidden) 0/1; the dropout cache
             masks = (keep.reshape(-1, width),)
         else:
-            self.drop.cache, masks = {"mask": None}, ()
+            self.drop.cache, masks, scale = {"mask": None}, (), 1.0
 
         def rows(hb: Any, *kb: Any) -> tuple[Any, Any]:
+            if compiled.available(hb, bias) and all(k.flags.c_contiguous for k in kb):
+                # the same operations in the same order, as loops (the same bits)
+                return compiled.bias_gelu_dropout(hb, bias, kb[0] if kb else None, scale,
+                                                  GELU_C, GELU_A)
             hb = hb + bias  # fc1's bias, as Linear.forward adds it (into a block-sized
             # temporary: writing into h would send h back to memory once more)
             y, slope = gelu_and_slope(np, hb)  # GELU, as GELU.forward in training
@@ -114,6 +119,8 @@ class FeedForward(Module):
         keep, scale = self.drop.cache["mask"], self.drop.cache["scale"]
 
         def rows(gb: Any, kb: Any, sb: Any) -> Any:
+            if compiled.available(gb, sb) and kb.flags.c_contiguous:  # one loop
+                return compiled.mask_scale_times(gb, kb, scale, sb)
             g = gb * kb
             g *= scale  # Dropout.backward
             g *= sb  # GELU.backward: dy * slope

@@ -176,8 +176,8 @@ def _inv_dim(xp: Any, x: Any) -> Any:
     return xp.full((x.shape[-1],), 1.0 / x.shape[-1], dtype=x.dtype, device=device_of(x))  # (D,)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-_GELU_A = 0.044715
+GELU_C = math.sqrt(2.0 / math.pi)
+GELU_A = 0.044715
 
 
 class GELU(Module):
@@ -257,8 +257,8 @@ def _gelu_backward(xp: Any, x: Any, dy: Any) -> Any:
     r""":math:`dx = dy\,(p + p(1 - p)\,q)` for rows ``x, dy`` ``(m, H)``."""
     p = _gelu_p(xp, x)
     q = x * x
-    q *= 6.0 * _GELU_A * _GELU_C
-    q += 2.0 * _GELU_C
+    q *= 6.0 * GELU_A * GELU_C
+    q += 2.0 * GELU_C
     q *= x  # q = 2c x (1 + 3a x^2)
     q *= p  # p q
     g = q * p
@@ -274,17 +274,17 @@ def gelu_and_slope(xp: Any, x: Any) -> tuple[Any, Any]:
     :math:`t = \tanh u` (GELU's docstring). A C-contiguous NumPy block takes the
     compiled loops (:func:`wavelearn.nn.compiled.gelu_and_slope`)."""
     if compiled.available(x):
-        return compiled.gelu_and_slope(x, _GELU_C, _GELU_A)
+        return compiled.gelu_and_slope(x, GELU_C, GELU_A)
     w = x * x  # x^2
-    u = w * (_GELU_C * _GELU_A)
-    u += _GELU_C
+    u = w * (GELU_C * GELU_A)
+    u += GELU_C
     u *= x  # u = c (x + a x^3)
     t = xp.tanh(u)
     p = t + 1.0
     p *= 0.5  # p = (1 + t) / 2
     y = p * x
-    w *= 1.5 * _GELU_C * _GELU_A
-    w += 0.5 * _GELU_C
+    w *= 1.5 * GELU_C * GELU_A
+    w += 0.5 * GELU_C
     w *= x  # w = x (c/2)(1 + 3a x^2)
     t *= t
     t *= w  # t^2 w
@@ -296,8 +296,8 @@ def gelu_and_slope(xp: Any, x: Any) -> tuple[Any, Any]:
 def _gelu_p(xp: Any, x: Any) -> Any:
     r""":math:`p = \tfrac12(1 + \tanh u)`, :math:`u = x\,(c + c a x^2)`, as a fresh array."""
     u = x * x
-    u *= _GELU_C * _GELU_A
-    u += _GELU_C
+    u *= GELU_C * GELU_A
+    u += GELU_C
     u *= x
     p = xp.tanh(u) + 1.0  # a new array: autograd (torch) keeps tanh's output
     p *= 0.5
