@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import jit
+
 USE_COMPILED = True  # the blocked middle of a level runs these loops
 PARALLEL_MIN = 1 << 17  # outputs from which the loops share the threads (they run at ~1 ns each)
 
@@ -60,18 +62,13 @@ def flat(a: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
 def kernels() -> dict[str, Any]:
     """The compiled kernels, compiled on first use (and cached on disk by numba)."""
     if not _KERNELS:
-        try:
-            import numba
-        except ImportError as e:  # a dependency of wavelearn: a broken installation
-            raise ImportError("wavelearn's DWT kernels need numba (a dependency of wavelearn: "
-                              "`pip install numba`); or set wavelearn.dwt.compiled.USE_COMPILED "
-                              "= False to use BLAS for them") from e
+        njit = jit.njit("wavelearn.dwt.compiled")
 
         options = {"nogil": True, "cache": True, "fastmath": {"contract"}}  # (FMA)
-        _KERNELS["down"] = numba.njit(**options)(_filter_down_loops)
-        _KERNELS["up"] = numba.njit(**options)(_filter_up_loops)
+        _KERNELS["down"] = njit(**options)(_filter_down_loops)
+        _KERNELS["up"] = njit(**options)(_filter_up_loops)
         # a sum in any order: the bound needs no particular rounding (finite.py)
-        _KERNELS["squares"] = numba.njit(nogil=True, cache=True,
+        _KERNELS["squares"] = njit(nogil=True, cache=True,
                                          fastmath={"reassoc", "contract"})(_sum_squares_loop)
     return _KERNELS
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import jit
 from wavelearn.threads import run_tasks
 
 USE_COMPILED = True
@@ -47,22 +48,17 @@ def available(*arrays: np.ndarray) -> bool:
 def kernels() -> dict[str, Any]:
     """The compiled loops, compiled on first use (and cached on disk by numba)."""
     if not _KERNELS:
-        try:
-            import numba
-        except ImportError as e:  # a dependency of wavelearn: a broken installation
-            raise ImportError("wavelearn's LayerNorm loops need numba (a dependency of "
-                              "wavelearn: `pip install numba`); or set "
-                              "wavelearn.nn.compiled.USE_COMPILED = False") from e
+        njit = jit.njit("wavelearn.nn.compiled")
         options = {"nogil": True, "cache": True, "fastmath": {"reassoc", "contract"}}
-        _KERNELS["forward"] = numba.njit(**options)(_forward_rows)
-        _KERNELS["backward"] = numba.njit(**options)(_backward_rows)
+        _KERNELS["forward"] = njit(**options)(_forward_rows)
+        _KERNELS["backward"] = njit(**options)(_backward_rows)
         exact = {"nogil": True, "cache": True}  # elementwise: no sums to reorder
-        _KERNELS["gelu_u"] = numba.njit(**exact)(_gelu_u)
-        _KERNELS["gelu_y_slope"] = numba.njit(**exact)(_gelu_y_slope)
-        _KERNELS["bias_gelu_u"] = numba.njit(**exact)(_bias_gelu_u)
-        _KERNELS["bias_gelu_y_slope"] = numba.njit(**exact)(_bias_gelu_y_slope)
-        _KERNELS["mask_scale_times"] = numba.njit(**exact)(_mask_scale_times)
-        _KERNELS["mask_scale_plus"] = numba.njit(**exact)(_mask_scale_plus)
+        _KERNELS["gelu_u"] = njit(**exact)(_gelu_u)
+        _KERNELS["gelu_y_slope"] = njit(**exact)(_gelu_y_slope)
+        _KERNELS["bias_gelu_u"] = njit(**exact)(_bias_gelu_u)
+        _KERNELS["bias_gelu_y_slope"] = njit(**exact)(_bias_gelu_y_slope)
+        _KERNELS["mask_scale_times"] = njit(**exact)(_mask_scale_times)
+        _KERNELS["mask_scale_plus"] = njit(**exact)(_mask_scale_plus)
     return _KERNELS
 
 

@@ -15,7 +15,9 @@ all three at once:
 
 (without dropout, :math:`m\,s = 1`), with the same operations in the same order
 as the layers, so the same bits (tested), and the layers' caches filled as their
-own forwards fill them (their ``backward`` works as usual).
+own forwards fill them (their ``backward`` works as usual). For float32/float64
+blocks the fused forward and backward are loops compiled by numba
+(:mod:`wavelearn.nn.compiled`), the same operations again: the same bits.
 """
 
 from __future__ import annotations
