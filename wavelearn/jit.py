@@ -7,7 +7,22 @@ import numba.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
+
+_LOCK = threading.Lock()
+
+
+def compiled_once(store: dict[str, Any], build: Callable[[Any], dict[str, Any]],
+                  module: str) -> dict[str, Any]:
+    """``store``, filled once with ``build(njit)`` (``module``'s loops). Thread-safe: the
+    first use may come from several of :mod:`wavelearn.threads`' threads at once."""
+    if not store:
+        with _LOCK:
+            if not store:
+                store.update(build(njit(module)))
+    return store
 
 
 def njit(module: str) -> Any:

@@ -117,3 +117,17 @@ def test_sum_squares_of_strided_rows(dtype):
     for bad in (np.inf, np.nan):
         rows[299, 66] = bad
         assert not np.isfinite(compiled.sum_squares(rows))
+
+
+def test_first_use_from_several_threads(monkeypatch):
+    """The first call may come from several threads at once (the chunks of a level):
+    each sees every kernel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wavelearn.nn import compiled as nn_compiled
+
+    for module in (compiled, nn_compiled):
+        monkeypatch.setattr(module, "_KERNELS", {})
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda _, m=module: sorted(m.kernels()), range(8)))
+        assert all(s == seen[0] for s in seen) and len(seen[0]) >= 3

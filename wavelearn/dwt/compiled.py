@@ -61,16 +61,18 @@ def flat(a: np.ndarray) -> tuple[np.ndarray, tuple[int, ...]]:
 
 def kernels() -> dict[str, Any]:
     """The compiled kernels, compiled on first use (and cached on disk by numba)."""
-    if not _KERNELS:
-        njit = jit.njit("wavelearn.dwt.compiled")
+    return jit.compiled_once(_KERNELS, _build, "wavelearn.dwt.compiled")
 
-        options = {"nogil": True, "cache": True, "fastmath": {"contract"}}  # (FMA)
-        _KERNELS["down"] = njit(**options)(_filter_down_loops)
-        _KERNELS["up"] = njit(**options)(_filter_up_loops)
+
+def _build(njit: Any) -> dict[str, Any]:
+    options = {"nogil": True, "cache": True, "fastmath": {"contract"}}  # (FMA)
+    return {
+        "down": njit(**options)(_filter_down_loops),
+        "up": njit(**options)(_filter_up_loops),
         # a sum in any order: the bound needs no particular rounding (finite.py)
-        _KERNELS["squares"] = njit(nogil=True, cache=True,
-                                         fastmath={"reassoc", "contract"})(_sum_squares_loop)
-    return _KERNELS
+        "squares": njit(nogil=True, cache=True,
+                        fastmath={"reassoc", "contract"})(_sum_squares_loop),
+    }
 
 
 def filter_down_rows(x: np.ndarray, filters: np.ndarray, y: np.ndarray,

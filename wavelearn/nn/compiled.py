@@ -47,19 +47,22 @@ def available(*arrays: np.ndarray) -> bool:
 
 def kernels() -> dict[str, Any]:
     """The compiled loops, compiled on first use (and cached on disk by numba)."""
-    if not _KERNELS:
-        njit = jit.njit("wavelearn.nn.compiled")
-        options = {"nogil": True, "cache": True, "fastmath": {"reassoc", "contract"}}
-        _KERNELS["forward"] = njit(**options)(_forward_rows)
-        _KERNELS["backward"] = njit(**options)(_backward_rows)
-        exact = {"nogil": True, "cache": True}  # elementwise: no sums to reorder
-        _KERNELS["gelu_u"] = njit(**exact)(_gelu_u)
-        _KERNELS["gelu_y_slope"] = njit(**exact)(_gelu_y_slope)
-        _KERNELS["bias_gelu_u"] = njit(**exact)(_bias_gelu_u)
-        _KERNELS["bias_gelu_y_slope"] = njit(**exact)(_bias_gelu_y_slope)
-        _KERNELS["mask_scale_times"] = njit(**exact)(_mask_scale_times)
-        _KERNELS["mask_scale_plus"] = njit(**exact)(_mask_scale_plus)
-    return _KERNELS
+    return jit.compiled_once(_KERNELS, _build, "wavelearn.nn.compiled")
+
+
+def _build(njit: Any) -> dict[str, Any]:
+    sums = {"nogil": True, "cache": True, "fastmath": {"reassoc", "contract"}}
+    exact = {"nogil": True, "cache": True}  # elementwise: no sums to reorder
+    return {
+        "forward": njit(**sums)(_forward_rows),
+        "backward": njit(**sums)(_backward_rows),
+        "gelu_u": njit(**exact)(_gelu_u),
+        "gelu_y_slope": njit(**exact)(_gelu_y_slope),
+        "bias_gelu_u": njit(**exact)(_bias_gelu_u),
+        "bias_gelu_y_slope": njit(**exact)(_bias_gelu_y_slope),
+        "mask_scale_times": njit(**exact)(_mask_scale_times),
+        "mask_scale_plus": njit(**exact)(_mask_scale_plus),
+    }
 
 
 def _blocks(M: int) -> list[tuple[int, int]]:
