@@ -15,10 +15,13 @@ the matrices are *built by the level-by-level code itself* (:func:`analysis_matr
 :func:`synthesis_matrix`, in float64) and agree with it to rounding.
 
 Why: the level-by-level path does about :math:`2F` multiply-adds per coefficient
-but in many small BLAS calls plus the ends of every level; the matrix does
-:math:`N` per coefficient in one batched product. For short signals the second
-wins (measured on 2 cores, db4, 3 levels: ``(256, 64, 128)`` and ``(32, 100, 64)``
-1.3 to 1.9 times faster; ``(8, 256, 256)`` 2 times slower). :func:`use_dense`
+but level by level, with the ends of every level apart; the matrix does
+:math:`N` per coefficient in one batched product at BLAS's full speed. For short
+signals the second wins (measured on 2 cores, db4, 3 levels, against the level
+path with its compiled loops, ``benchmarks/dwt.py --level-path``: ``(256, 64, 128)``
+periodization 1.4-1.6 times faster, symmetric about even; the mixing layer on
+``(32, 100, 64)`` 1.4 times faster on 2 threads, 5-10% slower on one; ``(8, 256, 256)``
+2 times slower). :func:`use_dense`
 takes the matrix while it costs at most :data:`DENSE_RATIO` times the
 level path's multiply-adds and has at most :data:`DENSE_MAX_ENTRIES` entries: a
 bounded matrix per (wavelet, mode, lengths), kept in a small cache -- memory
