@@ -110,7 +110,7 @@ def sum_squares(rows: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------------------
-# The loops (compiled by numba; plain Python runs them too, slowly, for tests)
+# The loops (compiled by numba)
 # ---------------------------------------------------------------------------
 
 
