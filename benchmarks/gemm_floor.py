@@ -22,7 +22,10 @@ Cases (float32, training mode, the issue's targets in brackets):
   ``--quick`` runs 2 of the 12 layers, and smaller shapes for all cases.
 
 For ``model`` and ``default`` the same step also runs on the torch backend
-(CPU), and the table prints numpy / torch. Each function is run once to warm
+(CPU), and the table prints numpy / torch, and the torch backend's own floor:
+the same products on torch tensors through its ``matmul`` (the one ``Linear``
+calls; oneDNN's, which on an AMD CPU ran 1.3-2x faster than NumPy's OpenBLAS
+and torch's MKL products). Each function is run once to warm
 up, then the functions of a case take turns ``--repeat`` times and the table
 shows the minimum (wall clock and process CPU time). Nothing is asserted.
 
@@ -84,7 +87,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_common import training_step  # noqa: E402
 
 import wavelearn  # noqa: E402
-from wavelearn.backend import use_backend  # noqa: E402
+from wavelearn.backend import load_backend, use_backend  # noqa: E402
 from wavelearn.models import WaveletTransformer  # noqa: E402
 from wavelearn.nn import CrossEntropyLoss, Linear  # noqa: E402
 
@@ -122,6 +125,23 @@ def gemm_floor(shapes: list[tuple[int, int, int]], dtype: Any = np.float32) -> C
     def run() -> None:
         for a, b in pairs:
             np.matmul(a, b)
+
+    return run
+
+
+def torch_floor(shapes: list[tuple[int, int, int]]) -> Callable[[], None]:
+    """The same products on torch CPU tensors through the torch backend's ``matmul`` (the
+    one ``Linear`` calls: oneDNN for float32, where torch has it)."""
+    import torch
+
+    backend = load_backend("torch")
+    g = torch.Generator().manual_seed(0)
+    pairs = [(torch.randn(m, k, generator=g), torch.randn(k, n, generator=g))
+             for m, k, n in shapes]
+
+    def run() -> None:
+        for a, b in pairs:
+            backend.matmul(a, b)
 
     return run
 
@@ -262,6 +282,7 @@ def _run_case(name: str, quick: bool, repeat: int, torch_too: bool,
     funcs = {"numpy": step, "floor": floor}
     if torch_too and name != "seed":
         funcs["torch"] = MAKERS[name]("torch", quick)[0]
+        funcs["torch floor"] = torch_floor(gemm_shapes(modules, backward=True))
     return best_times(funcs, repeat, pause)
 
 
@@ -304,18 +325,20 @@ def main(argv: list[str] | None = None) -> None:
           f"{'; freed memory kept' if args.keep_freed_memory else ''}; "
           + ", ".join(f"{k}={v}" for k, v in threads.items()))
     head = (f"{'case':<8} | {'step ms':>9} {'floor ms':>9} {'ratio':>6} {'goal':>5} | "
-            f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11}")
+            f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11} {'floor ms':>9}")
     print(head)
     print("-" * len(head))
     for name in cases:
         t = run_case(name, args.quick, repeat, torch_too, args.pause)
         (step, step_cpu), (floor, floor_cpu) = t["numpy"], t["floor"]
-        torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f}"
-                      if "torch" in t else f"{'-':>9} {'-':>11}")
+        torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f} "
+                      f"{1e3 * t['torch floor'][0]:9.1f}"
+                      if "torch" in t else f"{'-':>9} {'-':>11} {'-':>9}")
         print(f"{name:<8} | {1e3 * step:9.1f} {1e3 * floor:9.1f} {step / floor:6.2f} "
               f"{TARGETS[name]:5.1f} | {step_cpu / floor_cpu:9.2f} | {torch_cols}", flush=True)
     print("ratio: wall-clock step / floor; cpu ratio: the same in process CPU time (all "
-          "threads); numpy/torch > 1: the torch backend is faster")
+          "threads); numpy/torch > 1: the torch backend is faster; the torch floor: the "
+          "same products through the torch backend's matmul (oneDNN for float32)")
 
 
 if __name__ == "__main__":

@@ -554,3 +554,88 @@ def test_exports():
         assert name in wavelearn.__all__
         assert hasattr(wavelearn, name)
     assert issubclass(BackendUnavailableError, ImportError)
+
+
+# ---------------------------------------------------------------------------
+# Backend.matmul: the products of Linear
+# ---------------------------------------------------------------------------
+
+
+def _operands(layout: str, dtype: torch.dtype, m: int = 37, k: int = 19, n: int = 23):
+    """``a (m, k)`` and ``b (k, n)``, each row-major ('n') or a transposed view ('t')."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(m, k, generator=g, dtype=dtype)
+    b = torch.randn(k, n, generator=g, dtype=dtype)
+    if layout[0] == "t":
+        a = a.t().contiguous().t()
+    if layout[1] == "t":
+        b = b.t().contiguous().t()
+    return a, b
+
+
+@pytest.mark.parametrize("layout", ["nn", "nt", "tn", "tt"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_matmul_is_the_product(layout, dtype):
+    a, b = _operands(layout, dtype)
+    got = B.load_backend("torch").matmul(a, b)
+    want = a.double() @ b.double()
+    assert got.dtype == dtype and got.shape == (37, 23)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(got.double(), want, rtol=tol, atol=tol)
+
+
+def _spy_onednn(monkeypatch) -> tuple[object, list]:
+    backend = B.backend_of(torch.zeros(1))  # the backend of CPU tensors
+    if backend._onednn is None:
+        pytest.skip("this torch build has no oneDNN linear")
+    calls, real = [], backend._onednn
+
+    def spy(*args):
+        calls.append(args[0].dtype)
+        return real(*args)
+
+    monkeypatch.setattr(backend, "_onednn", spy)
+    return backend, calls
+
+
+def test_torch_matmul_float32_goes_to_onednn_the_rest_to_torch(monkeypatch):
+    backend, calls = _spy_onednn(monkeypatch)
+    backend.matmul(*_operands("tn", torch.float32))
+    assert calls == [torch.float32]
+    backend.matmul(*_operands("nn", torch.float64))  # oneDNN has no float64 product
+    a, b = _operands("nn", torch.float32)
+    backend.matmul(a[:, ::2], b[::2])  # neither row- nor column-major: oneDNN refuses it
+    empty = backend.matmul(torch.ones(3, 0), torch.ones(0, 2))  # K = 0: oneDNN refuses it
+    assert calls == [torch.float32]
+    torch.testing.assert_close(empty, torch.zeros(3, 2))
+
+
+def test_torch_matmul_under_autograd_is_recorded(monkeypatch):
+    backend, calls = _spy_onednn(monkeypatch)
+    a, b = _operands("nn", torch.float32)
+    a.requires_grad_(True)
+    backend.matmul(a, b).sum().backward()
+    assert calls == []  # torch.matmul, which autograd differentiates
+    torch.testing.assert_close(a.grad, b.sum(dim=1).expand(37, -1))
+    with torch.no_grad():
+        backend.matmul(a, b)
+    assert calls == [torch.float32]
+
+
+@pytest.mark.parametrize("name", ["numpy", "torch"])
+def test_linear_does_its_three_products_through_backend_matmul(name, monkeypatch):
+    from wavelearn.nn import Linear
+
+    with wavelearn.use_backend(name):
+        layer = Linear(5, 3, rng=0)
+        x = wavelearn.asarray(np.ones((2, 4, 5), dtype=np.float32))
+    backend = B.backend_of(x)
+    shapes, real = [], backend.matmul
+
+    def spy(a, b):
+        shapes.append((tuple(a.shape), tuple(b.shape)))
+        return real(a, b)
+
+    monkeypatch.setattr(backend, "matmul", spy)
+    layer.backward(layer.forward(x))
+    assert shapes == [((8, 5), (5, 3)), ((3, 8), (8, 5)), ((8, 3), (3, 5))]

@@ -79,6 +79,12 @@ class Backend:
         returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``."""
         raise NotImplementedError
 
+    def matmul(self, a: Any, b: Any) -> Any:
+        """The product ``a @ b`` of two 2-D arrays ``(M, K) @ (K, N) -> (M, N)``, either of
+        them possibly a transposed view: the products of :class:`~wavelearn.nn.Linear`.
+        ``xp.matmul`` here; a backend may route it to a faster routine of its library."""
+        return self.xp.matmul(a, b)
+
     @property
     def kernels(self) -> Any:
         """This backend's own kernels for the layers (the CuPy RawKernels), or None:

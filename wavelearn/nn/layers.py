@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device as device_of
 
-from wavelearn.backend import array_namespace, backend_of
+from wavelearn.backend import array_namespace, backend_of, check_same_backend
 from wavelearn.nn import compiled
 from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
 from wavelearn.nn.rowwise import by_row_blocks, column_sums, each_row_block
@@ -61,25 +61,27 @@ class Linear(Module):
     def forward(self, x: Any, add_bias: bool = True) -> Any:
         """``y = x W^T + b``; ``add_bias=False`` leaves ``+ b`` to the caller (a fused
         elementwise pass of :class:`~wavelearn.nn.FeedForward`); backward is the same."""
-        xp = array_namespace(x, self.weight.data)
+        backend = check_same_backend(x, self.weight.data)
+        xp = backend.xp
         x = cast_to(x, self.weight.dtype)  # (..., in)
         x2 = xp.reshape(x, (-1, self.in_features))  # (M, in): one 2-D product for BLAS
-        y = xp.matmul(x2, self.weight.data.T)  # (M, out)
+        y = backend.matmul(x2, self.weight.data.T)  # (M, out)
         if self.bias is not None and add_bias:
             y += self.bias.data  # (M, out), in place: no second (M, out) array
         self.cache = {"x": x}
         return xp.reshape(y, (*x.shape[:-1], self.out_features))  # (..., out)
 
     def backward(self, dy: Any) -> Any:
-        xp = array_namespace(dy, self.weight.data)
+        backend = check_same_backend(dy, self.weight.data)
+        xp = backend.xp
         dy = cast_to(dy, self.weight.dtype)  # (..., out)
         x = self.cache["x"]  # (..., in)
         dy2 = xp.reshape(dy, (-1, self.out_features))  # (M, out)
         x2 = xp.reshape(x, (-1, self.in_features))  # (M, in)
-        self.weight.accumulate_grad(xp.matmul(dy2.T, x2))  # (out, in)
+        self.weight.accumulate_grad(backend.matmul(dy2.T, x2))  # (out, in)
         if self.bias is not None:
             self.bias.accumulate_grad(column_sums(xp, dy2))  # (out,)
-        dx = xp.matmul(dy2, self.weight.data)  # (M, in)
+        dx = backend.matmul(dy2, self.weight.data)  # (M, in)
         return xp.reshape(dx, tuple(x.shape))  # (..., in)
 
 
