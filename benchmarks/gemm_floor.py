@@ -24,8 +24,8 @@ Cases (float32, training mode, the issue's targets in brackets):
 For ``model`` and ``default`` the same step also runs on the torch backend
 (CPU), and the table prints numpy / torch, and the torch backend's own floor:
 the same products on torch tensors through its ``matmul`` (the one ``Linear``
-calls; oneDNN's, which on an AMD CPU ran 1.3-2x faster than NumPy's OpenBLAS
-and torch's MKL products). Each function is run once to warm
+calls; oneDNN's, with which the products took 1.7-1.9x less time than with
+NumPy's OpenBLAS or torch's MKL on an AMD CPU). Each function is run once to warm
 up, then the functions of a case take turns ``--repeat`` times and the table
 shows the minimum (wall clock and process CPU time). Nothing is asserted.
 
