@@ -161,10 +161,17 @@ def _one_major(a: Any) -> bool:
 
 def _onednn_linear(torch: Any) -> Any:
     """oneDNN's fp32 linear, ``op(x, w, None, "none", [], "") = x w^T``, where this torch
-    build has it (it is the op torch's own compiler uses for ``Linear`` on the CPU), or None."""
+    build has it (it is the op torch's own compiler uses for ``Linear`` on the CPU) and it
+    gives a small exact product (an internal op: another torch may change it), or None."""
     if not torch.backends.mkldnn.is_available():
         return None
-    return getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
+    x = torch.arange(6, dtype=torch.float32).reshape(2, 3)  # (2, 3)
+    try:
+        works = torch.equal(op(x, x, None, "none", [], ""), x @ x.T) if op else False
+    except (RuntimeError, TypeError):
+        works = False
+    return op if works else None
 
 
 def load(device: str | None) -> TorchBackend:

@@ -639,3 +639,26 @@ def test_linear_does_its_three_products_through_backend_matmul(name, monkeypatch
     monkeypatch.setattr(backend, "matmul", spy)
     layer.backward(layer.forward(x))
     assert shapes == [((8, 5), (5, 3)), ((3, 8), (8, 5)), ((8, 3), (3, 5))]
+
+
+def test_onednn_op_is_probed_before_use():
+    """An internal op: one that fails or gives another product is not used."""
+    from types import SimpleNamespace
+
+    import wavelearn.backends.torch as torch_backend
+
+    def fake_torch(op):
+        return SimpleNamespace(backends=torch.backends, arange=torch.arange,
+                               float32=torch.float32, equal=torch.equal,
+                               ops=SimpleNamespace(mkldnn=SimpleNamespace(_linear_pointwise=op)))
+
+    def changed(*args):
+        raise RuntimeError("_linear_pointwise() got an unexpected argument")
+
+    def good(x, w, *rest):
+        return x @ w.T
+
+    assert torch_backend._onednn_linear(fake_torch(changed)) is None
+    assert torch_backend._onednn_linear(fake_torch(lambda x, w, *rest: x @ w.T + 1)) is None
+    assert torch_backend._onednn_linear(fake_torch(None)) is None
+    assert torch_backend._onednn_linear(fake_torch(good)) is good
