@@ -183,3 +183,50 @@ def test_overflow_inside_the_transform_matches_the_tap_loop(mode, monkeypatch):
     p = pywt.wavedec(x, "db2", mode, level=3, axis=1)
     for g, r in zip(got, p, strict=True):
         assert np.array_equal(np.isfinite(g), np.isfinite(r))
+
+
+def _level_flags(monkeypatch) -> list[bool]:
+    """Record the ``finite`` argument of every synthesis level."""
+    flags: list[bool] = []
+    real = tr.synthesis_level
+
+    def spy(xp, a, d, w, mode, *, finite=False):
+        flags.append(finite)
+        return real(xp, a, d, w, mode, finite=finite)
+
+    monkeypatch.setattr(tr, "synthesis_level", spy)
+    return flags
+
+
+def test_waverec_checks_its_result_not_its_bands(monkeypatch):
+    """Finite bands: the levels run once, unchecked, and the one finiteness pass reads the
+    result (the array returned)."""
+    x = _rng(10).standard_normal((2, 512, 24))
+    dec = wl.wavedec(x, "db4", "symmetric", level=3, axis=1)
+    flags, read = _level_flags(monkeypatch), []
+    real = fin.magnitude_bound
+    monkeypatch.setattr(fin, "magnitude_bound", lambda arrays: read.extend(arrays) or real(arrays))
+    rec = wl.waverec(dec, "db4", "symmetric", axis=1)
+    assert flags == [True] * 3
+    assert len(read) == 1 and np.shares_memory(read[0], rec)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_waverec_of_nonfinite_bands_runs_the_checked_levels(mode, bad, monkeypatch):
+    """A non-finite value in any band, at the ends or inside: the unchecked result is
+    dropped and the checked levels give theirs, bit for bit (NaN and inf in place)."""
+    rng = _rng(11)
+    x = rng.standard_normal((2, 300, 20)).astype(np.float32)
+    for j, (p, k, q) in enumerate([(0, 0, 0), (1, -1, 19), (1, 7, 3)]):
+        dec = [c.copy() for c in wl.wavedec(x, "db3", mode, level=3, axis=1)]
+        dec[j + 1][p, k, q] = bad
+        flags = _level_flags(monkeypatch)
+        got = wl.waverec(dec, "db3", mode, axis=1)
+        assert flags == [True] * 3 + [False] * 3
+        monkeypatch.undo()
+        bands = [np.ascontiguousarray(c) for c in dec]
+        ref = tr._waverec_levels(np, bands, as_wavelet("db3"), mode, finite=False)
+        assert not np.isfinite(got).all()
+        assert np.array_equal(got, ref, equal_nan=True)

@@ -22,6 +22,10 @@ its input once and carries an upper bound :math:`\beta` on the magnitudes:
 
 A level whose input might have overflowed (huge data, many levels) checks
 as before; results never depend on the bound, only the time does.
+
+``waverec`` checks its result instead of its bands (:func:`wavelearn.dwt.transforms.waverec_3d`):
+its levels run as if the bands were finite, and a non-finite result sends them
+through the checked levels again.
 """
 
 from __future__ import annotations
