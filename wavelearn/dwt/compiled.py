@@ -83,7 +83,7 @@ def filter_down_rows(x: np.ndarray, filters: np.ndarray, y: np.ndarray,
     xb, (xs0, xs1, _) = flat(x)
     yb, (ys0, ys1, ysb, _) = flat(y)
     f = np.ascontiguousarray(filters, dtype=x.dtype)  # (2, F)
-    kernels()["down"](xb, xs0, xs1, f, yb, ys0, ys1, ysb,
+    kernels()["down"](xb, xs0, xs1, f, _negative_zero(x.dtype), yb, ys0, ys1, ysb,
                       ps.start, ps.stop, os_.start, os_.stop, qs.start, qs.stop)
 
 
@@ -98,8 +98,13 @@ def filter_up_rows(bands: list, filters: np.ndarray, k0: int, z: np.ndarray,
     f[:, :F] = filters
     (ab, (as0, as1, _)), (db, (ds0, ds1, _)) = flat(bands[0]), flat(bands[1])
     zb, (zs0, zs1, _) = flat(z)
-    kernels()["up"](ab, as0, as1, db, ds0, ds1, f, k0, zb, zs0, zs1,
+    kernels()["up"](ab, as0, as1, db, ds0, ds1, f, _negative_zero(z.dtype), k0, zb, zs0, zs1,
                     ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
+
+
+def _negative_zero(dtype: Any) -> np.ndarray:
+    """``[-0.0]`` in ``dtype``: adding it changes no value (not even ``+0.0``'s sign)."""
+    return np.array([-0.0], dtype=dtype)
 
 
 def sum_squares(rows: np.ndarray) -> float:
@@ -114,10 +119,12 @@ def sum_squares(rows: np.ndarray) -> float:
 # ---------------------------------------------------------------------------
 
 
-def _filter_down_loops(x, xs0, xs1, f, y, ys0, ys1, ysb, p0, p1, o0, o1, q0, q1):  # noqa: PLR0913
+def _filter_down_loops(x, xs0, xs1, f, nz, y, ys0, ys1, ysb, p0, p1, o0, o1, q0, q1):  # noqa: PLR0913
     """Both bands of :func:`filter_down_rows`: taps four at a time, then one at a time;
-    the first block writes the outputs, the others add to them."""
-    F = f.shape[1]
+    the first block writes the outputs (``zero`` = -0.0 + the sum: the sum itself), the
+    others add to them (``first`` does not change within a loop over channels: LLVM
+    makes two loops of it, and the first reads nothing)."""
+    F, zero = f.shape[1], nz[0]
     for p in range(p0, p1):
         for o in range(o0, o1):
             xo = p * xs0 + 2 * o * xs1  # x[p, 2o, 0]
@@ -129,40 +136,31 @@ def _filter_down_loops(x, xs0, xs1, f, y, ys0, ys1, ysb, p0, p1, o0, o1, q0, q1)
                 d0, d1, d2, d3 = f[1, i], f[1, i + 1], f[1, i + 2], f[1, i + 3]
                 r0, r1, r2, r3 = (xo + i * xs1, xo + (i + 1) * xs1, xo + (i + 2) * xs1,
                                   xo + (i + 3) * xs1)
-                if i == 0:
-                    for q in range(q0, q1):
-                        v0, v1 = x[np.uint64(r0 + q)], x[np.uint64(r1 + q)]
-                        v2, v3 = x[np.uint64(r2 + q)], x[np.uint64(r3 + q)]
-                        y[np.uint64(ya + q)] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                        y[np.uint64(yd + q)] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
-                else:
-                    for q in range(q0, q1):
-                        v0, v1 = x[np.uint64(r0 + q)], x[np.uint64(r1 + q)]
-                        v2, v3 = x[np.uint64(r2 + q)], x[np.uint64(r3 + q)]
-                        y[np.uint64(ya + q)] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                        y[np.uint64(yd + q)] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+                first = i == 0
+                for q in range(q0, q1):
+                    v0, v1 = x[np.uint64(r0 + q)], x[np.uint64(r1 + q)]
+                    v2, v3 = x[np.uint64(r2 + q)], x[np.uint64(r3 + q)]
+                    i1, i2 = np.uint64(ya + q), np.uint64(yd + q)
+                    y[i1] = (zero if first else y[i1]) + (a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3)
+                    y[i2] = (zero if first else y[i2]) + (d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3)
                 i += 4
             while i < F:
                 a0, d0, r0 = f[0, i], f[1, i], xo + i * xs1
-                if i == 0:
-                    for q in range(q0, q1):
-                        v0 = x[np.uint64(r0 + q)]
-                        y[np.uint64(ya + q)] = a0 * v0
-                        y[np.uint64(yd + q)] = d0 * v0
-                else:
-                    for q in range(q0, q1):
-                        v0 = x[np.uint64(r0 + q)]
-                        y[np.uint64(ya + q)] += a0 * v0
-                        y[np.uint64(yd + q)] += d0 * v0
+                first = i == 0
+                for q in range(q0, q1):
+                    v0 = x[np.uint64(r0 + q)]
+                    i1, i2 = np.uint64(ya + q), np.uint64(yd + q)
+                    y[i1] = (zero if first else y[i1]) + (a0 * v0)
+                    y[i2] = (zero if first else y[i2]) + (d0 * v0)
                 i += 1
 
 
-def _filter_up_loops(a, as0, as1, d, ds0, ds1, f, k0, z, zs0, zs1,  # noqa: PLR0913
+def _filter_up_loops(a, as0, as1, d, ds0, ds1, f, nz, k0, z, zs0, zs1,  # noqa: PLR0913
                      p0, p1, k_lo, k_hi, q0, q1):
     """:func:`filter_up_rows`: for each pair, the terms ``(j, b)`` two ``j`` at a time
     (four coefficient rows), then one ``j``; both outputs of the pair together; the
-    first block writes them, the others add."""
-    J = f.shape[1] // 2
+    first block writes them, the others add (as :func:`_filter_down_loops`)."""
+    J, zero = f.shape[1] // 2, nz[0]
     for p in range(p0, p1):
         for k in range(k_lo, k_hi):
             ze = p * zs0 + 2 * k * zs1  # z[p, 2k, 0]
@@ -172,34 +170,24 @@ def _filter_up_loops(a, as0, as1, d, ds0, ds1, f, k0, z, zs0, zs1,  # noqa: PLR0
                 ra = p * as0 + (k0 + k - j) * as1  # y_0[k0 + k - j]
                 rd = p * ds0 + (k0 + k - j) * ds1  # y_1[k0 + k - j]
                 e0, e1, o0, o1 = f[0, 2 * j], f[1, 2 * j], f[0, 2 * j + 1], f[1, 2 * j + 1]
+                first = j == 0
                 if j + 2 <= J:  # and y_b[k0 + k - j - 1]
                     rb, re = ra - as1, rd - ds1
                     e2, e3, o2, o3 = (f[0, 2 * j + 2], f[1, 2 * j + 2], f[0, 2 * j + 3],
                                       f[1, 2 * j + 3])
-                    if j == 0:
-                        for q in range(q0, q1):
-                            v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
-                            v2, v3 = a[np.uint64(rb + q)], d[np.uint64(re + q)]
-                            z[np.uint64(ze + q)] = e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
-                            z[np.uint64(zo + q)] = o0 * v0 + o1 * v1 + o2 * v2 + o3 * v3
-                    else:
-                        for q in range(q0, q1):
-                            v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
-                            v2, v3 = a[np.uint64(rb + q)], d[np.uint64(re + q)]
-                            z[np.uint64(ze + q)] += e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3
-                            z[np.uint64(zo + q)] += o0 * v0 + o1 * v1 + o2 * v2 + o3 * v3
+                    for q in range(q0, q1):
+                        v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
+                        v2, v3 = a[np.uint64(rb + q)], d[np.uint64(re + q)]
+                        i1, i2 = np.uint64(ze + q), np.uint64(zo + q)
+                        z[i1] = (zero if first else z[i1]) + (e0 * v0 + e1 * v1 + e2 * v2 + e3 * v3)
+                        z[i2] = (zero if first else z[i2]) + (o0 * v0 + o1 * v1 + o2 * v2 + o3 * v3)
                     j += 2
                 else:
-                    if j == 0:
-                        for q in range(q0, q1):
-                            v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
-                            z[np.uint64(ze + q)] = e0 * v0 + e1 * v1
-                            z[np.uint64(zo + q)] = o0 * v0 + o1 * v1
-                    else:
-                        for q in range(q0, q1):
-                            v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
-                            z[np.uint64(ze + q)] += e0 * v0 + e1 * v1
-                            z[np.uint64(zo + q)] += o0 * v0 + o1 * v1
+                    for q in range(q0, q1):
+                        v0, v1 = a[np.uint64(ra + q)], d[np.uint64(rd + q)]
+                        i1, i2 = np.uint64(ze + q), np.uint64(zo + q)
+                        z[i1] = (zero if first else z[i1]) + (e0 * v0 + e1 * v1)
+                        z[i2] = (zero if first else z[i2]) + (o0 * v0 + o1 * v1)
                     j += 1
 
 
