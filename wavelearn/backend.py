@@ -51,6 +51,9 @@ class Backend:
     device: str = "cpu"
     xp: Any = None
     gelu: Any = None  # fused tanh-GELU (``forward(x)``, ``backward(dy, x)``), or None
+    # fused LayerNorm over the last dim of 2-D rows: ``forward(x, w, b, eps) -> (y, saved)``,
+    # ``backward(dy, saved, w, b) -> (dx, dw, db)``, or None: the layer's own formulas
+    layernorm: Any = None
     # the two filter-bank primitives of wavelearn.dwt.filterbank in this library's own
     # kernels (``filter_down(x, filters, n_out)``, ``filter_up(bands, filters, length)``),
     # or None: the DWT then runs the textbook tap loop

@@ -176,6 +176,21 @@ def test_torch_backend_matches_numpy(make) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+def test_torch_layernorm_runs_torchs_kernels(monkeypatch) -> None:
+    """On torch, LayerNorm is ``native_layer_norm`` and its backward (the values: the test
+    above); backward before forward still names the missing forward."""
+    calls, real = [], torch.native_layer_norm
+    monkeypatch.setattr(torch, "native_layer_norm", lambda *a: calls.append(a[0].shape) or real(*a))
+    with wavelearn.use_backend("torch"):
+        ln = LayerNorm(5)
+    with pytest.raises(RuntimeError, match="needs a forward"):
+        ln.backward(torch.ones(2, 5))
+    y = ln(torch.ones(2, 3, 5))
+    assert calls == [(6, 5)] and set(ln.cache) == {"x", "mean", "rstd"}
+    dx = ln.backward(torch.ones_like(y))
+    assert dx.shape == (2, 3, 5) and ln.weight.grad.shape == (5,)
+
+
 def test_torch_backend_embedding_and_dropout_match_numpy() -> None:
     ids = np.array([[1, 2, 2, 0]])
     ref_emb, ref_drop = Embedding(4, 3, rng=5), Dropout(0.5, seed=9)

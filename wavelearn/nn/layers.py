@@ -103,7 +103,8 @@ class LayerNorm(Module):
         \frac{\partial L}{\partial b} = \sum_m dy_m,
 
     where the bars are means over the last dim. ``eps`` defaults to ``1e-5`` as
-    in ``torch.nn.LayerNorm``.
+    in ``torch.nn.LayerNorm``. A backend with fused kernels of its own
+    (``Backend.layernorm``: torch's) runs those instead.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5, dtype: Any = None) -> None:
@@ -117,6 +118,10 @@ class LayerNorm(Module):
         x = cast_to(x, self.weight.dtype)  # (..., D)
         x2 = xp.reshape(x, (-1, self.dim))  # (M, D)
         w, b = self.weight.data, self.bias.data
+        fused = backend_of(x2).layernorm  # the backend's own kernels (torch), else ours
+        if fused is not None:
+            y, self.cache = fused.forward(x2, w, b, self.eps)  # (M, D)
+            return xp.reshape(y, tuple(x.shape))  # (..., D)
         if compiled.available(x2, w, b):  # the same formulas as compiled loops
             y, xhat, rstd = compiled.layernorm_forward(x2, w, b, self.eps)
         else:
@@ -147,6 +152,12 @@ class LayerNorm(Module):
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (..., D)
+        if "mean" in self.cache:  # the forward ran the backend's kernels
+            dx, dw, db = backend_of(dy).layernorm.backward(
+                xp.reshape(dy, (-1, self.dim)), self.cache, self.weight.data, self.bias.data)
+            self.weight.accumulate_grad(dw)  # (D,)
+            self.bias.accumulate_grad(db)  # (D,)
+            return xp.reshape(dx, tuple(dy.shape))  # (..., D)
         xhat = xp.reshape(self.cache["xhat"], (-1, self.dim))  # (M, D)
         rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
