@@ -21,6 +21,10 @@ Cases (float32, training mode, the issue's targets in brackets):
   layers, db4 x3, 10 classes) forward on batch 32 x 512 [<= 1.3x];
   ``--quick`` runs 2 of the 12 layers, and smaller shapes for all cases.
 
+The last column counts page faults per step (mean over the rounds): memory the
+kernel had to map (and zero) for fresh arrays, which NumPy's big arrays take in huge
+pages and torch's tensors in 4 KiB ones.
+
 For ``model`` and ``default`` the same step also runs on the torch backend
 (CPU), and the table prints numpy / torch, and the torch backend's own floor:
 the same products on torch tensors through its ``matmul`` (the one ``Linear``
@@ -75,6 +79,7 @@ import contextlib
 import math
 import os
 import platform
+import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -151,18 +156,21 @@ PAUSE = 0.3  # seconds of sleep before each timed call: the thread pools stop sp
 
 def best_times(funcs: dict[str, Callable[[], object]], repeat: int,
                pause: float = PAUSE) -> dict[str, tuple]:
-    """``name -> (wall s, cpu s)``: minima over ``repeat`` interleaved rounds after a
-    warm-up, each call after ``pause`` seconds of sleep (see the module docstring)."""
+    """``name -> (wall s, cpu s, page faults)``: minima over ``repeat`` interleaved rounds
+    after a warm-up, each call after ``pause`` seconds of sleep (see the module docstring),
+    and the mean number of page faults per call (fresh memory the kernel had to map)."""
     for f in funcs.values():
         f()
-    best = {name: [math.inf, math.inf] for name in funcs}
+    best = {name: [math.inf, math.inf, 0.0] for name in funcs}
     for _ in range(repeat):
         for name, f in funcs.items():
             time.sleep(pause)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             c0, t0 = time.process_time(), time.perf_counter()
             f()
             best[name][0] = min(best[name][0], time.perf_counter() - t0)
             best[name][1] = min(best[name][1], time.process_time() - c0)
+            best[name][2] += (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / repeat
     return {k: tuple(v) for k, v in best.items()}
 
 
@@ -325,20 +333,24 @@ def main(argv: list[str] | None = None) -> None:
           f"{'; freed memory kept' if args.keep_freed_memory else ''}; "
           + ", ".join(f"{k}={v}" for k, v in threads.items()))
     head = (f"{'case':<8} | {'step ms':>9} {'floor ms':>9} {'ratio':>6} {'goal':>5} | "
-            f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11} {'floor ms':>9}")
+            f"{'cpu ratio':>9} | {'torch ms':>9} {'numpy/torch':>11} {'floor ms':>9} | "
+            f"{'faults numpy/torch':>18}")
     print(head)
     print("-" * len(head))
     for name in cases:
         t = run_case(name, args.quick, repeat, torch_too, args.pause)
-        (step, step_cpu), (floor, floor_cpu) = t["numpy"], t["floor"]
+        (step, step_cpu, _), (floor, floor_cpu, _) = t["numpy"], t["floor"]
         torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f} "
                       f"{1e3 * t['torch floor'][0]:9.1f}"
                       if "torch" in t else f"{'-':>9} {'-':>11} {'-':>9}")
+        faults = f"{t['numpy'][2]:.0f}/" + (f"{t['torch'][2]:.0f}" if "torch" in t else "-")
         print(f"{name:<8} | {1e3 * step:9.1f} {1e3 * floor:9.1f} {step / floor:6.2f} "
-              f"{TARGETS[name]:5.1f} | {step_cpu / floor_cpu:9.2f} | {torch_cols}", flush=True)
+              f"{TARGETS[name]:5.1f} | {step_cpu / floor_cpu:9.2f} | {torch_cols} | {faults:>18}",
+              flush=True)
     print("ratio: wall-clock step / floor; cpu ratio: the same in process CPU time (all "
           "threads); numpy/torch > 1: the torch backend is faster; the torch floor: the "
-          "same products through the torch backend's matmul (oneDNN for float32)")
+          "same products through the torch backend's matmul (oneDNN for float32); faults: "
+          "page faults per step (mean)")
 
 
 if __name__ == "__main__":
