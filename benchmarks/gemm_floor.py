@@ -22,8 +22,8 @@ Cases (float32, training mode, the issue's targets in brackets):
   ``--quick`` runs 2 of the 12 layers, and smaller shapes for all cases.
 
 The last column counts page faults per step (mean over the rounds): memory the
-kernel had to map (and zero) for fresh arrays, which NumPy's big arrays take in huge
-pages and torch's tensors in 4 KiB ones.
+kernel had to map (and zero) for fresh arrays (on Linux NumPy asks for huge pages for
+big arrays, ``madvise``; torch's tensors take 4 KiB pages).
 
 For ``model`` and ``default`` the same step also runs on the torch backend
 (CPU), and the table prints numpy / torch, and the torch backend's own floor:
