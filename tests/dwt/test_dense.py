@@ -157,6 +157,32 @@ def test_torch_cpu_tensors_take_the_matrices(spy):
         np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=1e-12)
 
 
+def test_torch_products_are_one_2d_product_each(spy, monkeypatch):
+    """float32 torch: each transform is one 2-D product through the backend's matmul (its
+    positions first), the stacked bands are stored so, and a NaN sends it to the levels."""
+    torch = pytest.importorskip("torch")
+    from wavelearn.backend import backend_of
+
+    x = np.random.default_rng(7).standard_normal((3, 40, 17)).astype(np.float32)
+    t = torch.from_numpy(x)
+    backend, shapes = backend_of(t), []
+    real = backend.matmul
+    monkeypatch.setattr(backend, "matmul",
+                        lambda a, b: shapes.append((tuple(a.shape), tuple(b.shape))) or real(a, b))
+    c = wl.wavedec(t, "db4", "periodization", level=2, axis=1)
+    one = dense.stacked(wl.array_namespace(t), list(c))
+    assert one.permute(1, 0, 2).is_contiguous() and one.shape == (3, 40, 17)
+    z = wl.waverec(c, "db4", "periodization", axis=1)
+    assert spy["apply"] == 2 and shapes == [((40, 40), (40, 51)), ((40, 40), (40, 51))]
+    want = wl.wavedec(x, "db4", "periodization", level=2, axis=1)
+    for g, w in zip(c, want, strict=True):
+        np.testing.assert_allclose(g.numpy(), w, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(z.numpy(), x, rtol=0, atol=1e-5)
+    t[1, 5, 3], before = float("nan"), spy["apply"]
+    wl.wavedec(t, "db4", "periodization", level=2, axis=1)
+    assert spy["apply"] == before  # the level path
+
+
 def test_complex_data_take_the_level_path(spy):
     rng = np.random.default_rng(6)
     x = rng.standard_normal((3, 40, 17)) + 1j * rng.standard_normal((3, 40, 17))

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn.backend import backend_of
 from wavelearn.dwt import finite as fin
 from wavelearn.dwt.levels import analysis_filters, analysis_level, synthesis_level
 from wavelearn.dwt.wavelets import Wavelet
@@ -92,11 +93,15 @@ class Operator:
         stored position by position (``(rows, P, Q)`` in memory, bands side by side as
         :func:`~wavelearn.dwt.blocked_ends.from_one_row` leaves them), so that a result
         fed back in (``waverec(wavedec(x))``) is one 2-D product; other inputs are one
-        batched product over ``P`` written straight into that layout."""
+        batched product over ``P`` written straight into that layout. A torch tensor takes
+        the same 2-D product (its positions first: a view where it is stored so, else one
+        copy) through the torch backend's ``matmul``, and its result is stored so too."""
         m = self._operand(x)  # (rows, cols)
-        if not isinstance(x, np.ndarray):
-            return xp.matmul(m, x)
         (P, cols, Q), rows = x.shape, m.shape[0]
+        if not isinstance(x, np.ndarray):  # a torch CPU tensor: the same layout, by views
+            x2 = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (cols, P * Q))  # (cols, P Q)
+            out = backend_of(x).matmul(m, x2)  # (rows, P Q): one 2-D product
+            return xp.permute_dims(xp.reshape(out, (rows, P, Q)), (1, 0, 2))  # (P, rows, Q)
         out = np.empty((rows, P, Q), dtype=x.dtype)  # stored position by position
         s0, s1, s2 = x.strides
         if s2 == x.itemsize and s0 == Q * s2 and s1 == P * Q * s2:  # x is stored so too
@@ -167,13 +172,13 @@ def _cpu_real(x: Any) -> bool:
 
 def _max_abs(x: Any) -> float:
     """An upper bound of ``max |x|`` (inf if not finite): :func:`finite.magnitude_bound`
-    for NumPy, one reduction for torch."""
+    for NumPy, one pass for torch (its smallest and largest values)."""
     if isinstance(x, np.ndarray):
         return fin.magnitude_bound([x])
     if x.numel() == 0:
         return 0.0
-    m = float(x.abs().max())
-    return m if math.isfinite(m) else math.inf
+    lo, hi = (float(v) for v in x.aminmax())  # one pass, no |x| array
+    return max(hi, -lo) if math.isfinite(lo) and math.isfinite(hi) else math.inf
 
 
 def use_dense(arrays: list[Any], op: Operator) -> bool:
@@ -195,12 +200,15 @@ def split(c: Any, lengths: list[int]) -> list[Any]:
 
 def stacked(xp: Any, bands: list[Any]) -> Any:
     """The bands ``(P, n_k, Q)`` as one ``(P, N_c, Q)`` array: a view when they are
-    consecutive pieces of one NumPy array (as :func:`split` cuts them), else a copy."""
+    consecutive pieces of one NumPy array (as :func:`split` cuts them), else a copy --
+    stored position by position for torch, the layout :meth:`Operator.apply` reads."""
     if all(isinstance(b, np.ndarray) for b in bands):
         view = _consecutive(bands)
         if view is not None:
             return view
-    return xp.concat(bands, axis=1)
+        return xp.concat(bands, axis=1)
+    by_position = xp.concat([xp.permute_dims(b, (1, 0, 2)) for b in bands], axis=0)
+    return xp.permute_dims(by_position, (1, 0, 2))  # (P, N_c, Q) view
 
 
 def _consecutive(bands: list[np.ndarray]) -> np.ndarray | None:
