@@ -48,14 +48,17 @@ class TorchBackend(Backend):
     def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
         return target.index_add_(0, idx, values)
 
-    def matmul(self, a: Any, b: Any) -> Any:
+    def matmul(self, a: Any, b: Any, out: Any = None) -> Any:
         r"""``a @ b`` (2-D). On the CPU, float32 goes to oneDNN's matmul (the kernel of
         ``torch.ops.mkldnn._linear_pointwise``, computing :math:`a (b^\top)^\top`): on an AMD
         CPU the products of a training step took 1.7-1.9x less time in all than with
         ``torch.matmul`` (MKL) or NumPy's OpenBLAS (the floors of
         ``benchmarks/gemm_floor.py``). Everything else goes to
         ``torch.matmul``: other dtypes, tensors that torch's autograd records, an empty inner
-        dimension and operands that are neither row- nor column-major (oneDNN refuses them)."""
+        dimension and operands that are neither row- nor column-major (oneDNN refuses them).
+        With ``out``: ``torch.matmul`` into it."""
+        if out is not None:
+            return self.torch.matmul(a, b, out=out)
         if self._onednn is not None and self._onednn_takes(a, b):
             return self._onednn(a, b.t(), None, "none", [], "")  # (M, N)
         return self.torch.matmul(a, b)

@@ -82,11 +82,12 @@ class Backend:
         returns ``target (V, D)``; ``idx (M,)`` int64, ``values (M, D)``."""
         raise NotImplementedError
 
-    def matmul(self, a: Any, b: Any) -> Any:
+    def matmul(self, a: Any, b: Any, out: Any = None) -> Any:
         """The product ``a @ b`` of two 2-D arrays ``(M, K) @ (K, N) -> (M, N)``, either of
-        them possibly a transposed view: the products of :class:`~wavelearn.nn.Linear`.
+        them possibly a transposed view: the products of :class:`~wavelearn.nn.Linear`;
+        written into ``out`` where given (NumPy: memory from :mod:`wavelearn.buffers`).
         ``xp.matmul`` here; a backend may route it to a faster routine of its library."""
-        return self.xp.matmul(a, b)
+        return self.xp.matmul(a, b) if out is None else self.xp.matmul(a, b, out=out)
 
     @property
     def kernels(self) -> Any:

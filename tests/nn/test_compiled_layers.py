@@ -115,9 +115,9 @@ def test_feed_forward_and_residual_loops_give_the_numpy_bits(dtype, p, monkeypat
     for name in calls:
         real = getattr(compiled, name)
 
-        def counted(*args, _real=real, _name=name):
+        def counted(*args, _real=real, _name=name, **kwargs):
             calls[_name] += 1
-            return _real(*args)
+            return _real(*args, **kwargs)
 
         monkeypatch.setattr(compiled, name, counted)
     rng = np.random.default_rng(3)

@@ -50,3 +50,45 @@ def test_fusion_in_training_only(training: bool, p: float, fused: bool) -> None:
     assert ff.cache["fused"] is fused
     reference = FeedForward(4, 8, dropout=p, dtype=np.float64, rng=0).train(training)
     np.testing.assert_array_equal(y, chain_forward(reference, x))
+
+
+def _peak_bytes(f) -> int:
+    """The most memory ``f()`` held at once beyond what was held before (NumPy reports its
+    buffers to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        f()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("p", [0.1, 0.0], ids=["dropout", "no dropout"])
+def test_fused_training_step_writes_gelu_and_its_gradient_over_temporaries(
+        p: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In training, GELU's output is written over ``h = x W_1^T`` and the gradient of ``h``
+    over fc2's ``dx``: the forward holds ``h`` and the slope (2 hidden-sized arrays, not 3),
+    the backward one hidden-sized array at a time (not 2). The mask is 1 byte a value.
+    (Without :mod:`wavelearn.buffers`, which would keep the last step's arrays.)"""
+    from wavelearn import buffers
+
+    monkeypatch.setattr(buffers, "ENABLED", False)
+    buffers.clear()
+    x = np.random.default_rng(0).standard_normal((8, 512, 8)).astype(np.float32)
+    ff = FeedForward(8, 256, dropout=p, dtype=np.float32, rng=0)
+    hidden = 8 * 512 * 256 * 4  # bytes of one (8, 512, 256) float32 array
+    ff(x)  # a first step: what the second holds is its own, not the first's
+    y = None
+
+    def forward() -> None:
+        nonlocal y
+        y = ff(x)
+
+    fwd = _peak_bytes(forward)
+    # h (then y), slope, mask (0.25), the blocks' temporaries: 2.5 (3.6-3.9 with a new y)
+    assert fwd <= 2.75 * hidden, fwd / hidden
+    bwd = _peak_bytes(lambda: ff.backward(np.ones_like(y)))
+    assert bwd <= 1.3 * hidden, bwd / hidden  # dh, then fc1's small products: 1.04 (2.4)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from wavelearn import buffers
 from wavelearn.dwt import compiled
 from wavelearn.dwt.chunks import chunks, column_chunks, column_slices, run_chunks
 from wavelearn.dwt.textbook import filter_down_taps
@@ -73,10 +74,10 @@ def new_bands(B: int, P: int, n: int, Q: int, dtype: Any,
     ``position_major``: stored as ``(n, B, P, Q)``, the layout of
     :func:`~wavelearn.dwt.blocked_ends.from_one_row` (the next level reads it as one row)."""
     if Q == 1:
-        return np.empty((B, P, n, Q), dtype=dtype)
+        return buffers.empty((B, P, n, Q), dtype)
     if position_major:
-        return np.empty((n, B, P, Q), dtype=dtype).transpose(1, 2, 0, 3)
-    return np.empty((P, n, B, Q), dtype=dtype).transpose(2, 0, 1, 3)
+        return buffers.empty((n, B, P, Q), dtype).transpose(1, 2, 0, 3)
+    return buffers.empty((P, n, B, Q), dtype).transpose(2, 0, 1, 3)
 
 
 TBLOCK = 4  # output positions per product of _filter_down_tblocks (2..8 measured alike)
@@ -144,7 +145,7 @@ def filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int 
     yy = interleaved(bands) if Q > 1 else None  # (P, n B, Q) or None
     T = up_block_size(bands, F)
     J = (F + 1) // 2
-    z = np.empty((P, length - start, Q), dtype=bands[0].dtype)  # z[start:length]
+    z = buffers.empty((P, length - start, Q), bands[0].dtype)  # z[start:length]
     k0, n_blocks, lo, hi = up_middle(n, J, T, length, start)
     if ends:
         z[:, :lo] = filter_up_edge(bands, filters, start, start + lo)

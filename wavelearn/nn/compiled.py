@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import jit
+from wavelearn import buffers, jit
 from wavelearn.threads import run_tasks
 
 USE_COMPILED = True
@@ -73,7 +73,8 @@ def layernorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
                       eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(y, xhat, rstd)`` of rows ``x`` ``(M, D)``; ``rstd`` ``(M, 1)``."""
     M, _ = x.shape
-    y, xhat, rstd = np.empty_like(x), np.empty_like(x), np.empty((M, 1), dtype=x.dtype)
+    y, xhat = buffers.empty(x.shape, x.dtype), buffers.empty(x.shape, x.dtype)  # (M, D) each
+    rstd = np.empty((M, 1), dtype=x.dtype)
     run = kernels()["forward"]
     run_tasks(lambda a, c: run(x, w, b, eps, y, xhat, rstd, a, c), _blocks(M),
               parallel=x.size >= PARALLEL_MIN)
@@ -117,18 +118,21 @@ def _gelu_consts(dtype: Any, c: float, a: float) -> np.ndarray:
 
 
 def bias_gelu_dropout(h: np.ndarray, bias: np.ndarray, keep: np.ndarray | None,
-                      scale: float, c: float, a: float) -> tuple[np.ndarray, np.ndarray]:
+                      scale: float, c: float, a: float, y: np.ndarray | None = None,
+                      slope: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""``(y, s)`` for a block of rows ``h`` ``(m, H)`` of the feed-forward's first
     product: :math:`x = h + b`, GELU's :math:`y` and slope :math:`s`
     (:func:`gelu_and_slope`), then dropout :math:`y \leftarrow (y \odot m)\, s_d`
     (``keep`` None: none). The operations of the unfused chain, in its order and dtype:
-    the same bits."""
+    the same bits. Into ``y`` and ``slope`` where given (``y`` may be ``h``: each element
+    is read before it is written); else new arrays."""
     k = kernels()
     consts = _gelu_consts(h.dtype, c, a)
     u = np.empty_like(h)
     k["bias_gelu_u"](h, bias, u, consts)
     t = np.tanh(u, out=u)  # (m, H)
-    y, slope = np.empty_like(h), np.empty_like(h)
+    y = np.empty_like(h) if y is None else y
+    slope = np.empty_like(h) if slope is None else slope
     mask = keep if keep is not None else np.ones((1, 1), np.uint8)
     k["bias_gelu_y_slope"](h, bias, t, mask, keep is not None,
                            np.array([scale], dtype=h.dtype), y, slope, consts)
@@ -136,10 +140,11 @@ def bias_gelu_dropout(h: np.ndarray, bias: np.ndarray, keep: np.ndarray | None,
 
 
 def mask_scale_times(g: np.ndarray, keep: np.ndarray, scale: float,
-                     other: np.ndarray) -> np.ndarray:
+                     other: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r""":math:`((g \odot m)\, s) \odot o` for blocks ``(m, H)`` (dropout's backward,
-    then GELU's: ``o`` the slope), one pass, as a new array."""
-    out = np.empty_like(g)
+    then GELU's: ``o`` the slope), one pass, into ``out`` (may be ``g``; None: a new
+    array)."""
+    out = np.empty_like(g) if out is None else out
     kernels()["mask_scale_times"](g.reshape(-1), keep.reshape(-1),
                                   np.array([scale, 1, 0], dtype=g.dtype), other.reshape(-1),
                                   out.reshape(-1))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device as device_of
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, backend_of, check_same_backend
 from wavelearn.nn import compiled
 from wavelearn.nn.module import Module, cast_to, make_rng, may_overwrite, new_parameter
@@ -65,7 +66,10 @@ class Linear(Module):
         xp = backend.xp
         x = cast_to(x, self.weight.dtype)  # (..., in)
         x2 = xp.reshape(x, (-1, self.in_features))  # (M, in): one 2-D product for BLAS
-        y = backend.matmul(x2, self.weight.data.T)  # (M, out)
+        w = self.weight.data
+        out = (buffers.empty((x2.shape[0], w.shape[0]), w.dtype)  # a dropped cache's memory,
+               if isinstance(x2, np.ndarray) else None)  # if one fits (NumPy)
+        y = backend.matmul(x2, w.T, out=out)  # (M, out)
         if self.bias is not None and add_bias:
             y += self.bias.data  # (M, out), in place: no second (M, out) array
         self.cache = {"x": x}
@@ -410,7 +414,7 @@ class Dropout(Module):
         if self.p >= 1.0:
             return np.zeros(shape, dtype=bool)
         n, step = math.prod(shape), DROPOUT_PIECE
-        keep = np.empty(n, dtype=bool)
+        keep = buffers.empty((n,), bool)
         draw = self._keep_bytes if self.draws == "bytes" else self._keep_f64
         for start in range(0, n, step):
             m = min(step, n - start)

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, backend_of, get_backend, to_numpy
 
 DEFAULT_DTYPE = np.float32
@@ -154,9 +155,13 @@ class Module:
 
     @cache.setter
     def cache(self, value: dict[str, Any]) -> None:
+        old = self.__dict__.get("_cache")
         self._cache = value if isinstance(value, Cache) else Cache(type(self).__name__, value)
+        if old:
+            buffers.offer(old)  # its big arrays that nothing else refers to: for the next ones
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.cache = {}  # the last call's cache first: its big arrays may serve this call's
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.threads import run_tasks
 
 ELEMENTWISE_BLOCK = 1 << 17  # elements per block of an elementwise chain (512 KiB float32)
@@ -47,7 +48,7 @@ def by_row_blocks(f: Callable[..., Any], *arrays: Any) -> Any:
     first = f(*(a[blocks[0]] for a in arrays))
     parts = first if isinstance(first, tuple) else (first,)
     rows = arrays[0].shape[0]
-    outs = tuple(np.empty((rows, *p.shape[1:]), dtype=p.dtype) for p in parts)  # (M, ...)
+    outs = tuple(buffers.empty((rows, *p.shape[1:]), p.dtype) for p in parts)  # (M, ...)
 
     def task(block: slice, values: tuple | None = None) -> None:
         values = values or f(*(a[block] for a in arrays))

@@ -1,0 +1,208 @@
+"""Recycling the big arrays of the caches that a training forward replaces.
+
+A training forward keeps what its backward will need in fresh arrays and drops the
+previous step's. An array of more than a few MiB is its own ``mmap`` in glibc's
+malloc: dropping it hands its pages back to the kernel, and the next step's array
+of the same shape gets new pages, which the kernel zeroes on first touch (a page
+fault per 4 KiB or 2 MiB page). For the spectrans example (batch 32 x 512, D 768,
+12 layers: ~9 GB of caches per forward) that is seconds of system time per forward
+on a virtual machine (:mod:`wavelearn.memory` says more).
+
+So when a layer's ``cache`` is replaced (:attr:`wavelearn.nn.Module.cache`), the
+big NumPy arrays of the old cache go to a pool here -- only those that nothing
+else refers to -- and the next big array of the same shape and dtype that a
+layer asks for (:func:`empty`: the next layer's, or the same layer's at the next
+step) is taken from the pool instead of fresh memory. Unlike
+:func:`wavelearn.keep_freed_memory` this changes nothing outside wavelearn's own
+caches.
+
+What "nothing else refers to it" means, exactly: the array (or, for a view, the
+array that owns the memory) is referred to by the old cache alone -- by Python
+reference counts, which also count views (a view refers to the array that owns
+its memory) and buffer exports (a ``memoryview``, ``torch.from_numpy``). An array
+that you kept (``y = layer.cache['x']``), or a view of it, stays yours. At import
+the counting is checked on probes (:func:`_counting_works`); where it does not
+behave as expected (another Python), and on a free-threaded Python, nothing is
+pooled.
+
+An array that no layer takes within :data:`MAX_AGE` offers is dropped, and the
+pool holds at most :data:`MAX_BYTES` (the oldest arrays go first): in a training
+loop it holds about one layer's caches between the layer that drops them and the
+next that takes them. :func:`clear` empties it, ``ENABLED = False`` switches it off.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+ENABLED = True
+MIN_BYTES = 1 << 20  # smaller arrays come from malloc's heap: no page faults to save
+MAX_BYTES = 1 << 30  # pooled at most; the oldest arrays are dropped first
+MAX_AGE = 64  # offers after which an array nobody took is dropped
+
+_LOCK = threading.Lock()
+_POOL: OrderedDict[int, tuple[tuple, np.ndarray, int]] = OrderedDict()  # id -> (key, a, offer)
+_BY_KEY: dict[tuple, list[int]] = {}  # (shape, dtype) -> ids, newest last
+_STATE = {"held": 0, "offers": 0, "taken": 0}  # bytes pooled, offers and takes so far
+
+
+def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """``np.empty(shape, dtype)``, from the pool where it holds an array of exactly this
+    shape and dtype (its values are whatever was there: write every element)."""
+    dtype = np.dtype(dtype)
+    key = (tuple(shape), dtype.str)
+    if _BY_KEY:
+        with _LOCK:
+            ids = _BY_KEY.get(key)
+            if ids:
+                _STATE["taken"] += 1
+                return _remove(ids[-1])
+    return np.empty(shape, dtype)
+
+
+def offer(cache: dict) -> None:
+    """Pool the big arrays of ``cache`` (a cache just replaced) that nothing else refers
+    to. The caller drops ``cache`` right after."""
+    if not ENABLED or not _WORKS:
+        return
+    owners = _poolable(cache)
+    with _LOCK:
+        _STATE["offers"] += 1
+        for a in owners:
+            _add(a)
+        _drop_old()
+
+
+def clear() -> None:
+    """Empty the pool (its arrays are freed as usual) and zero the counts of :func:`stats`."""
+    with _LOCK:
+        _POOL.clear()
+        _BY_KEY.clear()
+        _STATE.update(held=0, offers=0, taken=0)
+
+
+def held_bytes() -> int:
+    """Bytes now in the pool."""
+    return _STATE["held"]
+
+
+def stats() -> dict[str, int]:
+    """``held`` (bytes now in the pool), ``offers`` (caches dropped so far) and ``taken``
+    (arrays served from the pool so far)."""
+    return dict(_STATE)
+
+
+# ---------------------------------------------------------------------------
+# Who refers to what
+# ---------------------------------------------------------------------------
+
+
+def _refs(x: Any) -> int:
+    return sys.getrefcount(x)
+
+
+_CALL = _refs(object())  # what a call of _refs adds to a count (its argument, twice)
+
+
+def _poolable(cache: dict) -> list[np.ndarray]:
+    """The arrays of ``cache`` that :func:`offer` may pool, if nothing refers to ``cache``
+    itself but the caller of :func:`offer` and :func:`offer` (a cache also kept
+    elsewhere, say by a block that restores it for its backward, gives none)."""
+    owners: list[np.ndarray] = []
+    if _refs(cache) == 3 + _CALL:  # the caller's variable, offer's and this argument
+        _collect(cache, owners, 0)
+    return owners
+
+
+def _collect(container: Any, owners: list, depth: int) -> None:
+    """Append to ``owners`` the poolable arrays reachable from ``container`` (a dict, list
+    or tuple that only its parent refers to) through containers that only it refers to."""
+    values = container.values() if isinstance(container, dict) else container
+    for v in values:  # v: referred to by the container and by this loop
+        if type(v) is np.ndarray:
+            owner = _sole_owner(v)
+            if owner is not None:
+                owners.append(owner)
+        elif isinstance(v, (dict, list, tuple)) and depth < 4 and _refs(v) == 2 + _CALL:
+            _collect(v, owners, depth + 1)
+
+
+def _sole_owner(v: np.ndarray) -> np.ndarray | None:
+    """The array owning ``v``'s memory (``v`` or its base), if nothing refers to ``v``
+    but its container and the loop in :func:`_collect`, and nothing to the owner but
+    ``v``; and if it is big, writeable, contiguous. Else None."""
+    if _refs(v) != 3 + _CALL:  # the container, the loop's v, this argument
+        return None
+    owner = v if v.base is None else v.base
+    if (type(owner) is not np.ndarray or owner.base is not None or not owner.flags.owndata
+            or owner.dtype.hasobject):
+        return None
+    if owner is not v and _refs(owner) != 2 + _CALL:  # v's base, this local
+        return None
+    ok = owner.nbytes >= MIN_BYTES and owner.flags.writeable and owner.flags.c_contiguous
+    return owner if ok else None
+
+
+def _counting_works() -> bool:
+    """Whether :func:`_collect` pools exactly the arrays that nothing else refers to, on
+    probes: an array alone, a view alone, an array also kept elsewhere, a view of a kept
+    array, an array also held by a view kept elsewhere."""
+    n = MIN_BYTES // 8
+    kept = np.zeros(n)
+    base_of_kept_view = np.zeros(n)
+    kept_view = base_of_kept_view[:]  # noqa: F841 (kept alive: the probe needs it)
+    alone, viewed_alone = np.zeros(n), np.zeros(n).reshape(2, -1)
+    cache = {"alone": alone, "view": viewed_alone, "kept": kept,
+             "kept_base": base_of_kept_view, "list": [np.zeros(n)]}
+    del alone, viewed_alone
+
+    def offer_like(c: dict) -> list[np.ndarray]:  # the depth of offer's call
+        return _poolable(c)
+
+    owners = offer_like(cache)
+    kept_cache = {"alone": np.zeros(n)}
+    holder = [kept_cache]  # noqa: F841 (a second reference to kept_cache)
+    also_kept = offer_like(kept_cache)
+    expected = [cache["alone"], cache["view"].base, cache["list"][0]]
+    return (len(owners) == 3 and not also_kept
+            and all(a is b for a, b in zip(owners, expected, strict=True)))
+
+
+# (a free-threaded Python counts references per thread: no pooling there)
+_WORKS = getattr(sys, "_is_gil_enabled", lambda: True)() and _counting_works()
+
+
+# ---------------------------------------------------------------------------
+# The pool
+# ---------------------------------------------------------------------------
+
+
+def _add(a: np.ndarray) -> None:
+    key = (a.shape, a.dtype.str)
+    _POOL[id(a)] = (key, a, _STATE["offers"])
+    _BY_KEY.setdefault(key, []).append(id(a))
+    _STATE["held"] += a.nbytes
+
+
+def _drop_old() -> None:
+    """Drop the oldest arrays while the pool holds too much or they are too old."""
+    while _POOL:
+        ident, (_, a, offer) = next(iter(_POOL.items()))
+        if _STATE["held"] <= MAX_BYTES and _STATE["offers"] - offer <= MAX_AGE:
+            return
+        _remove(ident)
+
+
+def _remove(ident: int) -> np.ndarray:
+    key, a, _ = _POOL.pop(ident)
+    ids = _BY_KEY[key]
+    ids.remove(ident)
+    if not ids:
+        del _BY_KEY[key]
+    _STATE["held"] -= a.nbytes
+    return a
