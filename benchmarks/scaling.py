@@ -63,6 +63,7 @@ MODELS = ("wavelet", "attention")
 
 def wavelet_step(n: int, batch: int = 1) -> Any:
     """A training step of the wavelet transformer at length ``n`` (batch ``batch``)."""
+    from wavelearn import buffers
     from wavelearn.models import WaveletTransformer
     from wavelearn.nn import CrossEntropyLoss
 
@@ -83,6 +84,7 @@ def wavelet_step(n: int, batch: int = 1) -> Any:
         loss.cache = {}
         for p in model.parameters():
             p.grad = None
+        buffers.clear()  # the arrays of the dropped caches too (wavelearn/buffers.py)
 
     step.forget = forget  # type: ignore[attr-defined]
     return step
