@@ -25,6 +25,9 @@ class NumpyBackend(Backend):
     def owns(self, x: Any) -> bool:
         return isinstance(x, np.ndarray)
 
+    def host_view(self, x: Any) -> np.ndarray:
+        return x
+
     def as_strided(self, x: np.ndarray, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
         item = x.itemsize
         return np.lib.stride_tricks.as_strided(

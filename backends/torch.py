@@ -48,6 +48,14 @@ class TorchBackend(Backend):
     def scatter_add_rows(self, target: Any, idx: Any, values: Any) -> Any:
         return target.index_add_(0, idx, values)
 
+    def host_view(self, x: Any) -> Any:
+        """``x.numpy()`` for a CPU tensor that autograd does not record, outside
+        ``torch.compile``'s tracing: the same memory."""
+        if (self.device != "cpu" or x.requires_grad or x.is_conj() or x.is_neg()
+                or self.torch.compiler.is_compiling()):
+            return None
+        return x.numpy()
+
     def matmul(self, a: Any, b: Any, out: Any = None) -> Any:
         r"""``a @ b`` (2-D). On the CPU, float32 goes to oneDNN's matmul (the kernel of
         ``torch.ops.mkldnn._linear_pointwise``, computing :math:`a (b^\top)^\top`): on an AMD

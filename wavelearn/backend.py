@@ -89,6 +89,12 @@ class Backend:
         ``xp.matmul`` here; a backend may route it to a faster routine of its library."""
         return self.xp.matmul(a, b) if out is None else self.xp.matmul(a, b, out=out)
 
+    def host_view(self, x: Any) -> Any:
+        """A NumPy array over ``x``'s own memory (no copy), for the compiled loops of
+        :mod:`wavelearn.nn.compiled` to read and write in place; None where there is
+        none (a GPU array; a tensor that torch's autograd records)."""
+        return None
+
     @property
     def kernels(self) -> Any:
         """This backend's own kernels for the layers (the CuPy RawKernels), or None:

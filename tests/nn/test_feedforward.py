@@ -92,3 +92,44 @@ def test_fused_training_step_writes_gelu_and_its_gradient_over_temporaries(
     assert fwd <= 2.75 * hidden, fwd / hidden
     bwd = _peak_bytes(lambda: ff.backward(np.ones_like(y)))
     assert bwd <= 1.3 * hidden, bwd / hidden  # dh, then fc1's small products: 1.04 (2.4)
+
+
+def test_torch_cpu_tensors_take_the_compiled_loops_on_their_own_memory(monkeypatch) -> None:
+    """On torch CPU tensors that autograd does not record, the fused bias + GELU + dropout
+    and the block's dropout + residual run the compiled loops on NumPy views of the
+    tensors (``Backend.host_view``): the values of the NumPy backend (its products aside),
+    torch tensors in and out; a tensor that autograd records takes torch's operations."""
+    torch = pytest.importorskip("torch")
+    import wavelearn
+    from wavelearn.nn import compiled
+    from wavelearn.nn.block import _dropout_residual
+    from wavelearn.nn.layers import Dropout
+
+    calls = {"bias_gelu_dropout": 0, "mask_scale_times": 0, "mask_scale_plus": 0}
+    for name in calls:
+        real = getattr(compiled, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(compiled, name, counted)
+    x = np.random.default_rng(0).standard_normal((3, 40, 8))
+    out = {}
+    for backend in ("numpy", "torch"):
+        with wavelearn.use_backend(backend):
+            ff = FeedForward(8, 32, dropout=0.25, dtype="float64", rng=1)
+            xb = wavelearn.asarray(x)
+        y = ff(xb)
+        assert ff.cache["fused"]
+        dx = ff.backward(y * 1.0)
+        res = _dropout_residual(Dropout(0.5, seed=2, inplace=True), y * 2.0, y, True)
+        out[backend] = [wavelearn.to_numpy(a) for a in (y, dx, res)]
+        assert all(type(a) is type(xb) for a in (y, dx, res, ff.act.cache["slope"]))
+    assert calls == {"bias_gelu_dropout": 2, "mask_scale_times": 2, "mask_scale_plus": 2}
+    for a, b in zip(out["numpy"], out["torch"], strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+    with wavelearn.use_backend("torch"):
+        ff = FeedForward(8, 32, dropout=0.25, dtype="float64", rng=1)
+    ff(torch.tensor(x, requires_grad=True))
+    assert not ff.cache["fused"]

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device as device_of
 
-from wavelearn.backend import array_namespace
+from wavelearn.backend import array_namespace, backend_of
 from wavelearn.nn import compiled
 from wavelearn.nn.feedforward import FeedForward
 from wavelearn.nn.layers import Dropout, LayerNorm
@@ -213,14 +213,16 @@ class WaveletBlock(Module):
 
 def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> Any:
     r""":math:`x + \mathrm{drop}(b)` for the branch ``b`` of a sub-layer. Where dropout acts
-    on a NumPy temporary of the block's own layers, both go block of rows by block in
-    one pass over memory, written over ``b``: :math:`b \leftarrow b \odot m\,s + x`,
-    the operations of ``drop`` (``inplace``) then :func:`_residual`, in their order
-    (the same bits, tested); else the two one after the other."""
-    fusable = (drop.acts and temporary and drop.inplace
-               and isinstance(branch, np.ndarray) and isinstance(x, np.ndarray)
-               and branch.ndim >= 2 and branch.flags.c_contiguous and x.flags.c_contiguous
-               and branch.dtype == x.dtype and branch.shape == x.shape)
+    on a temporary of the block's own layers in the computer's memory (a NumPy array, a
+    torch CPU tensor: ``Backend.host_view``), both go block of rows by block in one pass
+    over memory, written over ``b``: :math:`b \leftarrow b \odot m\,s + x`, the operations
+    of ``drop`` (``inplace``) then :func:`_residual`, in their order (the same bits,
+    tested); else the two one after the other."""
+    backend = backend_of(branch)
+    bh = backend.host_view(branch) if drop.acts and temporary and drop.inplace else None
+    xh = backend.host_view(x) if bh is not None and backend.owns(x) else None
+    fusable = (xh is not None and bh.ndim >= 2 and bh.flags.c_contiguous
+               and xh.flags.c_contiguous and bh.dtype == xh.dtype and bh.shape == xh.shape)
     if not fusable:
         return _residual(drop(branch), x, temporary)
     keep, scale = drop.draw(branch)  # (B, N, D) 0/1; the dropout's cache
@@ -233,9 +235,9 @@ def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> An
         bb *= scale  # Dropout.forward, inplace
         bb += xb  # _residual
 
-    d = branch.shape[-1]
-    each_row_block(rows, branch.reshape(-1, d), keep.reshape(-1, d), x.reshape(-1, d))
-    return branch
+    d, kh = bh.shape[-1], backend.host_view(keep)
+    each_row_block(rows, bh.reshape(-1, d), kh.reshape(-1, d), xh.reshape(-1, d))
+    return branch  # (B, N, D): written in place
 
 
 def _residual(branch: Any, x: Any, temporary: bool) -> Any:
