@@ -143,6 +143,9 @@ class Module:
     lists/tuples of modules as attributes in ``__init__`` and define
     ``forward`` and ``backward``. Attribute order gives the parameter order.
     ``self.cache`` is a :class:`Cache` (whatever dict is assigned to it).
+    Calling a module (``layer(x)``) empties its cache before ``forward`` runs, and
+    a replaced cache hands its big NumPy arrays that nothing else refers to to
+    :mod:`wavelearn.buffers`, for the next arrays of the same shape.
     """
 
     def __init__(self) -> None:
