@@ -80,6 +80,26 @@ def blas_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compiled, "USE_COMPILED", False)
 
 
+@pytest.fixture(name="count_calls")
+def count_calls_fixture(monkeypatch: pytest.MonkeyPatch):
+    """``count_calls(module, names)``: a dict ``name -> calls`` that counts, for the
+    rest of the test, every call of ``module.name`` (which still runs)."""
+
+    def install(module, names) -> dict[str, int]:
+        calls = dict.fromkeys(names, 0)
+        for name in names:
+            real = getattr(module, name)
+
+            def counted(*args, _real=real, _name=name, **kwargs):
+                calls[_name] += 1
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(module, name, counted)
+        return calls
+
+    return install
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items or has_cuda():

@@ -104,22 +104,15 @@ def test_gelu_and_slope_loops_give_the_numpy_bits(dtype, monkeypatch):
 
 @pytest.mark.parametrize("p", [0.0, 0.3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_feed_forward_and_residual_loops_give_the_numpy_bits(dtype, p, monkeypatch):
+def test_feed_forward_and_residual_loops_give_the_numpy_bits(dtype, p, monkeypatch,
+                                                              count_calls):
     """The fused feed-forward and the block's dropout + residual, with the loops and
     without: the same bits (and the loops did run)."""
     from wavelearn.nn.block import _dropout_residual
     from wavelearn.nn.feedforward import FeedForward
     from wavelearn.nn.layers import Dropout
 
-    calls = {name: 0 for name in ("bias_gelu_dropout", "mask_scale_times", "mask_scale_plus")}
-    for name in calls:
-        real = getattr(compiled, name)
-
-        def counted(*args, _real=real, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(compiled, name, counted)
+    calls = count_calls(compiled, ("bias_gelu_dropout", "mask_scale_times", "mask_scale_plus"))
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 50, 16)).astype(dtype)
     dy = rng.standard_normal((4, 50, 16)).astype(dtype)

@@ -94,7 +94,7 @@ def test_fused_training_step_writes_gelu_and_its_gradient_over_temporaries(
     assert bwd <= 1.3 * hidden, bwd / hidden  # dh, then fc1's small products: 1.04 (2.4)
 
 
-def test_torch_cpu_tensors_take_the_compiled_loops_on_their_own_memory(monkeypatch) -> None:
+def test_torch_cpu_tensors_take_the_compiled_loops_on_their_own_memory(count_calls) -> None:
     """On torch CPU tensors that autograd does not record, the fused bias + GELU + dropout
     and the block's dropout + residual run the compiled loops on NumPy views of the
     tensors (``Backend.host_view``): the values of the NumPy backend (its products aside),
@@ -105,15 +105,7 @@ def test_torch_cpu_tensors_take_the_compiled_loops_on_their_own_memory(monkeypat
     from wavelearn.nn.block import _dropout_residual
     from wavelearn.nn.layers import Dropout
 
-    calls = {"bias_gelu_dropout": 0, "mask_scale_times": 0, "mask_scale_plus": 0}
-    for name in calls:
-        real = getattr(compiled, name)
-
-        def counted(*args, _real=real, _name=name, **kwargs):
-            calls[_name] += 1
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(compiled, name, counted)
+    calls = count_calls(compiled, ("bias_gelu_dropout", "mask_scale_times", "mask_scale_plus"))
     x = np.random.default_rng(0).standard_normal((3, 40, 8))
     out = {}
     for backend in ("numpy", "torch"):
