@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wavelearn import buffers
+from wavelearn import buffers, models
 from wavelearn.nn import Module
 
 BIG = buffers.MIN_BYTES // 8  # float64 values in an array just big enough to pool
@@ -106,42 +106,51 @@ def test_calling_a_module_drops_its_last_cache_first() -> None:
         layer.backward(np.ones((2, 4), np.float32))
 
 
-def _steps(make, ids, enabled: bool, monkeypatch, steps: int = 3) -> list:
-    """Outputs, input gradients and parameter gradients of ``steps`` training steps."""
-    from wavelearn.nn import CrossEntropyLoss
-
+def _steps(make, x: dict, enabled: bool, monkeypatch, steps: int = 3) -> list:
+    """Outputs and parameter gradients of ``steps`` forward + backward passes (inputs
+    ``x`` by keyword, a fixed output gradient), with the pool switched on or off."""
     monkeypatch.setattr(buffers, "ENABLED", enabled)
     buffers.clear()
-    model, loss, out = make(), CrossEntropyLoss(), []
-    labels = np.arange(ids.shape[0]) % 3
+    model, out = make(), []
     for _ in range(steps):
         model.zero_grad()
-        logits = model(ids)
-        out.append(logits.copy())
-        loss(logits, labels)
-        model.backward(loss.backward())
+        y = model(**x)
+        out.append(y.copy())
+        model.backward(np.cos(np.arange(y.size)).reshape(y.shape).astype(y.dtype))
         out += [p.grad.copy() for p in model.parameters()]
     return out
 
 
-@pytest.mark.parametrize("checkpoint", [False, True], ids=["", "checkpointed"])
-def test_training_steps_give_the_same_bits_with_and_without_the_pool(
-        checkpoint: bool, monkeypatch) -> None:
-    """Steps big enough for the pool (activations of 4 MB): arrays from the pool are
-    written before they are read; nothing still in use is handed out."""
-    from wavelearn.models import WaveletTransformer
+MODELS = {
+    "transformer": lambda ck: models.WaveletTransformer(
+        vocab_size=50, hidden_dim=32, num_layers=2, levels=2, num_classes=3,
+        max_sequence_length=256, dropout=0.1, gradient_checkpointing=ck, seed=0),
+    "encoder": lambda ck: models.WaveletEncoder(
+        hidden_dim=32, num_layers=2, levels=2, max_sequence_length=256, dropout=0.1,
+        gradient_checkpointing=ck, seed=0),
+    "decoder": lambda ck: models.WaveletDecoder(
+        vocab_size=50, hidden_dim=32, num_layers=2, levels=2, max_sequence_length=256,
+        dropout=0.1, gradient_checkpointing=ck, seed=0),
+}
 
+
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["", "checkpointed"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_training_steps_give_the_same_bits_with_and_without_the_pool(
+        name: str, checkpoint: bool, monkeypatch) -> None:
+    """Steps big enough for the pool (activations of 1-4 MB): arrays from the pool are
+    written before they are read; nothing still in use is handed out."""
     monkeypatch.setattr(buffers, "MIN_BYTES", 1 << 16)  # pool the small test's arrays too
-    ids = np.random.default_rng(0).integers(0, 50, (4, 256))
+    rng = np.random.default_rng(0)
+    x = ({"inputs_embeds": rng.standard_normal((4, 256, 32)).astype(np.float32)}
+         if name == "encoder" else {"input_ids": rng.integers(0, 50, (4, 256))})
 
     def make():
-        return WaveletTransformer(vocab_size=50, hidden_dim=32, num_layers=2, levels=2,
-                                  num_classes=3, max_sequence_length=256, dropout=0.1,
-                                  gradient_checkpointing=checkpoint, seed=0)
+        return MODELS[name](checkpoint)
 
-    with_pool = _steps(make, ids, True, monkeypatch)
+    with_pool = _steps(make, x, True, monkeypatch)
     assert buffers.stats()["taken"] > 10  # the pool did serve arrays
-    without = _steps(make, ids, False, monkeypatch)
+    without = _steps(make, x, False, monkeypatch)
     for a, b in zip(with_pool, without, strict=True):
         np.testing.assert_array_equal(a, b)
 
