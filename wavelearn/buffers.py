@@ -12,9 +12,13 @@ So when a layer's ``cache`` is replaced (:attr:`wavelearn.nn.Module.cache`), the
 big NumPy arrays of the old cache go to a pool here -- only those that nothing
 else refers to -- and the next big array of the same shape and dtype that a
 layer asks for (:func:`empty`: the next layer's, or the same layer's at the next
-step) is taken from the pool instead of fresh memory. Unlike
-:func:`wavelearn.keep_freed_memory` this changes nothing outside wavelearn's own
-caches.
+step) is taken from the pool instead of fresh memory. Temporaries that a layer
+has consumed go there too (:func:`give`: a block's LayerNorm output once the
+mixer has read it, the residual stream between blocks, ``waverec``'s level
+outputs). Unlike :func:`wavelearn.keep_freed_memory` this changes nothing outside
+wavelearn's own arrays. The spectrans example forward: 38-40 thousand page faults
+per forward with the caches pooled, 2,146 with the temporaries too (74 thousand
+before), and 1.15-1.17x its matrix products.
 
 What "nothing else refers to it" means, exactly: the array (or, for a view, the
 array that owns the memory) is referred to by the old cache alone -- by Python
@@ -75,6 +79,20 @@ def offer(cache: dict) -> None:
         _STATE["offers"] += 1
         for a in owners:
             _add(a)
+        _drop_old()
+
+
+def give(a: Any) -> None:
+    """Pool ``a``, a temporary its caller is done with, if it is a big NumPy array that
+    nothing else refers to (the caller's variable aside): a layer's output that the next
+    layer consumed, say. Anything else is left alone."""
+    if not ENABLED or not _WORKS or type(a) is not np.ndarray:
+        return
+    owner = _sole_owner(a)  # (the caller's variable, this argument: as a container's)
+    with _LOCK:
+        _STATE["offers"] += 1
+        if owner is not None:
+            _add(owner)
         _drop_old()
 
 
@@ -169,8 +187,16 @@ def _counting_works() -> bool:
     holder = [kept_cache]  # noqa: F841 (a second reference to kept_cache)
     also_kept = offer_like(kept_cache)
     expected = [cache["alone"], cache["view"].base, cache["list"][0]]
+
+    def give_like(a: np.ndarray) -> np.ndarray | None:  # the depth of give's call
+        return _sole_owner(a)
+
+    given = np.zeros(n)
+    taken_twice = given_kept = np.zeros(n)
     return (len(owners) == 3 and not also_kept
-            and all(a is b for a, b in zip(owners, expected, strict=True)))
+            and all(a is b for a, b in zip(owners, expected, strict=True))
+            and give_like(given) is given and give_like(taken_twice) is None
+            and given_kept is taken_twice)
 
 
 # (a free-threaded Python counts references per thread: no pooling there)

@@ -19,9 +19,9 @@ fragmentation: training steps of a one-layer model of the seed's shapes
 (batch 16 x 512, D 768) settled after 5 steps at 1.36x the resident memory of
 the first step, and stayed there for the 24 measured. It changes the whole process, not
 only wavelearn's arrays, so it is never done behind your back: call it yourself
-(the benchmarks say when they do). wavelearn's own caches reuse their memory
-without it (:mod:`wavelearn.buffers`); this also covers temporaries and other
-libraries' arrays. Setting ``MALLOC_MMAP_MAX_=0`` and
+(the benchmarks say when they do). wavelearn's own caches and main temporaries
+reuse their memory without it (:mod:`wavelearn.buffers`); this also covers the
+other temporaries and other libraries' arrays. Setting ``MALLOC_MMAP_MAX_=0`` and
 ``MALLOC_TRIM_THRESHOLD_=-1`` in the environment before Python starts does the same.
 """
 

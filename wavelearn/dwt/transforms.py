@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import check_same_backend
 from wavelearn.dwt import dense
 from wavelearn.dwt import filterbank as fb
@@ -371,7 +372,9 @@ def _waverec_levels(xp: Any, cs: list[Any], w: Wavelet, mode: str, finite: bool)
     for j in range(1, len(cs)):
         a, d = _level_pair(xp, a, cs[j], j, len(cs) - 1)
         _check_synthesis_length(d.shape[1], w, mode, f"coeffs[{j}]")
-        a = synthesis_level(xp, a, d, w, mode, finite=finite)
+        z = synthesis_level(xp, a, d, w, mode, finite=finite)
+        buffers.give(a)  # the last level's output, consumed (a band of yours stays yours)
+        a = z
     if a is None:
         raise ValueError("coeffs is [None]: there is nothing to reconstruct")
     return a

@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, check_same_backend, to_numpy
 from wavelearn.models.config import (
     WaveletEncoderConfig,
@@ -161,7 +162,9 @@ class WaveletModel(Module):
         x = self.embed_drop(self.positional(x))  # (B, N, D)
         block_lengths = None if self.causal else lengths
         for block in self.blocks:
-            x = block(x, block_lengths)  # (B, N, D)
+            y = block(x, block_lengths)  # (B, N, D)
+            buffers.give(x)  # consumed: its memory may serve the next array (wavelearn.buffers)
+            x = y
         out = self._head_forward(self.final_norm(x), weights)
         self.cache["out_shape"] = tuple(out.shape)
         return out

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import device as device_of
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, backend_of
 from wavelearn.nn import compiled
 from wavelearn.nn.feedforward import FeedForward
@@ -141,9 +142,13 @@ class WaveletBlock(Module):
 
     def _forward(self, x: Any, lengths: list[int] | None) -> Any:
         u = self.ln1(x)  # (B, N, D)
-        h = _dropout_residual(self.drop1, self._mix_forward(u, lengths), x, self.own_mixer)
+        h = self._mix_forward(u, lengths)  # (B, N, D)
+        buffers.give(u)  # consumed: its memory may serve the next array (wavelearn.buffers)
+        h = _dropout_residual(self.drop1, h, x, self.own_mixer)  # (B, N, D)
         y = self.ffn(self.ln2(h))  # (B, N, D)
-        return _dropout_residual(self.drop2, y, h, True)  # h + drop(y): the FFN's y is new
+        y = _dropout_residual(self.drop2, y, h, True)  # h + drop(y): the FFN's y is new
+        buffers.give(h)
+        return y
 
 
     def forward(self, x: Any, lengths: list[int] | None = None) -> Any:
