@@ -74,12 +74,7 @@ def offer(cache: dict) -> None:
     to. The caller drops ``cache`` right after."""
     if not ENABLED or not _WORKS:
         return
-    owners = _poolable(cache)
-    with _LOCK:
-        _STATE["offers"] += 1
-        for a in owners:
-            _add(a)
-        _drop_old()
+    _put(_poolable(cache))
 
 
 def give(a: Any) -> None:
@@ -89,11 +84,7 @@ def give(a: Any) -> None:
     if not ENABLED or not _WORKS or type(a) is not np.ndarray:
         return
     owner = _sole_owner(a)  # (the caller's variable, this argument: as a container's)
-    with _LOCK:
-        _STATE["offers"] += 1
-        if owner is not None:
-            _add(owner)
-        _drop_old()
+    _put([] if owner is None else [owner])
 
 
 def clear() -> None:
@@ -191,12 +182,11 @@ def _counting_works() -> bool:
     def give_like(a: np.ndarray) -> np.ndarray | None:  # the depth of give's call
         return _sole_owner(a)
 
-    given = np.zeros(n)
-    taken_twice = given_kept = np.zeros(n)
+    given, named_twice = np.zeros(n), np.zeros(n)
+    second_name = named_twice  # noqa: F841 (a second reference to named_twice)
     return (len(owners) == 3 and not also_kept
             and all(a is b for a, b in zip(owners, expected, strict=True))
-            and give_like(given) is given and give_like(taken_twice) is None
-            and given_kept is taken_twice)
+            and give_like(given) is given and give_like(named_twice) is None)
 
 
 # (a free-threaded Python counts references per thread: no pooling there)
@@ -206,6 +196,15 @@ _WORKS = getattr(sys, "_is_gil_enabled", lambda: True)() and _counting_works()
 # ---------------------------------------------------------------------------
 # The pool
 # ---------------------------------------------------------------------------
+
+
+def _put(owners: list[np.ndarray]) -> None:
+    """One offer: pool ``owners``, then drop what is too old or too much."""
+    with _LOCK:
+        _STATE["offers"] += 1
+        for a in owners:
+            _add(a)
+        _drop_old()
 
 
 def _add(a: np.ndarray) -> None:
