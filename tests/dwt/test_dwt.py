@@ -649,6 +649,24 @@ def test_nan_inf_near_the_edges_match_pywt(shape, axis, mode):
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("shape, axis", NONFINITE_SHAPES)
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_inf_folded_around_in_periodization_matches_pywt(shape, axis, bad):
+    """waverec in periodization wraps each level's ends around (the fold of
+    extend_adjoint): an inf coefficient near an end must stay inf there, as in pywt,
+    not meet the zeros of the fold's matrix (0 * inf = NaN)."""
+    x = _rng(12).standard_normal(shape)
+    for band, k in [(0, -1), (1, 0), (2, -2)]:
+        dec = pywt.wavedec(x, "db3", "periodization", level=2, axis=axis)
+        index = [k // 2 for k in dec[band].shape]
+        index[axis] = k
+        dec[band][tuple(index)] = bad
+        _assert_same_nonfinite(wl.waverec(dec, "db3", "periodization", axis=axis),
+                               pywt.waverec(dec, "db3", "periodization", axis=axis),
+                               f"waverec, {bad} in coeffs[{band}]")
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_nan_in_a_short_signal_matches_pywt():
     x = np.array([1.0, 2.0, np.nan])
     # pywt: cA = [1.77, nan, nan]; the first coefficient does not read x[2]

@@ -148,8 +148,9 @@ def test_finite_input_is_checked_once(monkeypatch):
 def test_levels_whose_bound_may_overflow_check_again(monkeypatch):
     """float32 data of magnitude 3e16: the bound (squares summing to ~6e37) is
     finite, but grows by analysis_growth (~418 in smooth mode) per level, so the
-    deepest levels check their input again."""
-    x = (_rng(7).standard_normal((1, 4096, 16)) * 3e16).astype(np.float32)
+    deepest levels check their input again. (One channel: its levels are the BLAS
+    products that need the bound; many channels check their ends instead.)"""
+    x = (_rng(7).standard_normal((1, 65536, 1)) * 3e16).astype(np.float32)
     flags: list[bool] = []
     real = tr.analysis_level
 
@@ -199,9 +200,9 @@ def _level_flags(monkeypatch) -> list[bool]:
 
 
 def test_waverec_checks_its_result_not_its_bands(monkeypatch):
-    """Finite bands: the levels run once, unchecked, and the one finiteness pass reads the
-    result (the array returned)."""
-    x = _rng(10).standard_normal((2, 512, 24))
+    """Finite bands of one channel (BLAS products): the levels run once, unchecked, and
+    the one finiteness pass reads the result (the array returned)."""
+    x = _rng(10).standard_normal((1, 8192, 1))
     dec = wl.wavedec(x, "db4", "symmetric", level=3, axis=1)
     flags, read = _level_flags(monkeypatch), []
     real = fin.magnitude_bound
@@ -211,17 +212,50 @@ def test_waverec_checks_its_result_not_its_bands(monkeypatch):
     assert len(read) == 1 and np.shares_memory(read[0], rec)
 
 
+def _sums(monkeypatch) -> list[int]:
+    """Record the size of every array that ``fb._use_blocked`` sums (a finiteness pass)."""
+    sizes: list[int] = []
+    real = fb._use_blocked
+
+    def spy(xp, x, finite=False):
+        if not finite:
+            sizes.append(x.size)
+        return real(xp, x, finite)
+
+    monkeypatch.setattr(fb, "_use_blocked", spy)
+    return sizes
+
+
+def test_many_channels_check_only_the_ends(monkeypatch):
+    """Bands of many channels (the compiled tap sums in the middle of every level):
+    no pass over the data in wavedec, waverec or their adjoints, only the few samples
+    that the ends' small operators read are checked (here, against a spy, nothing is
+    summed whole and no bound is computed)."""
+    x = _rng(12).standard_normal((2, 2048, 24))
+    bounds: list = []
+    real = fin.magnitude_bound
+    monkeypatch.setattr(fin, "magnitude_bound", lambda arrays: bounds.append(1) or real(arrays))
+    sizes = _sums(monkeypatch)
+    for mode in ("symmetric", "periodization", "smooth"):
+        dec = wl.wavedec(x, "db4", mode, level=3, axis=1)
+        wl.waverec(dec, "db4", mode, axis=1)
+        wl.wavedec_adjoint(dec, "db4", mode, axis=1, length=2048)
+        wl.waverec_adjoint(x, "db4", mode, axis=1, coeff_lengths=[c.shape[1] for c in dec])
+    assert sizes == [] and bounds == [], (sizes, bounds)
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
 def test_waverec_of_nonfinite_bands_runs_the_checked_levels(mode, bad, monkeypatch):
-    """A non-finite value in any band, at the ends or inside: the unchecked result is
-    dropped and the checked levels give theirs, bit for bit (NaN and inf in place)."""
+    """One channel: a non-finite value in any band, at the ends or inside: the unchecked
+    result is dropped and the checked levels give theirs, bit for bit (NaN and inf in
+    place)."""
     rng = _rng(11)
-    x = rng.standard_normal((2, 300, 20)).astype(np.float32)
-    for j, (p, k, q) in enumerate([(0, 0, 0), (1, -1, 19), (1, 7, 3)]):
+    x = rng.standard_normal((1, 2400, 1)).astype(np.float32)
+    for j, k in enumerate([0, -1, 7]):
         dec = [c.copy() for c in wl.wavedec(x, "db3", mode, level=3, axis=1)]
-        dec[j + 1][p, k, q] = bad
+        dec[j + 1][0, k, 0] = bad
         flags = _level_flags(monkeypatch)
         got = wl.waverec(dec, "db3", mode, axis=1)
         assert flags == [True] * 3 + [False] * 3
@@ -230,3 +264,53 @@ def test_waverec_of_nonfinite_bands_runs_the_checked_levels(mode, bad, monkeypat
         ref = tr._waverec_levels(np, bands, as_wavelet("db3"), mode, finite=False)
         assert not np.isfinite(got).all()
         assert np.array_equal(got, ref, equal_nan=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_nonfinite_values_of_many_channels_land_where_the_tap_loop_puts_them(mode, bad):
+    """Many channels: a non-finite value at the ends (read by the small operators, which
+    then give way to the tap loop) or inside (summed by the compiled loops, which keep
+    it), in a signal (wavedec, the adjoint of waverec) or in a band (waverec, the adjoint
+    of wavedec): NaN and inf land where the tap loop and PyWavelets put them, and the
+    rest agrees."""
+    x = _rng(13).standard_normal((2, 300, 20))
+    w = as_wavelet("db3")
+    lengths = [c.shape[1] for c in wl.wavedec(x, w, mode, level=3, axis=1)]
+    for k, (band, c) in zip((0, 2, 150, -1), ((1, 0), (2, 2), (3, 75), (0, -1)), strict=True):
+        xb = x.copy()
+        xb[1, k, 3] = bad
+        dec = [c.copy() for c in wl.wavedec(x, w, mode, level=3, axis=1)]
+        dec[band][1, c, 3] = bad
+
+        def run(xb=xb, dec=dec):
+            return [*wl.wavedec(xb, w, mode, level=3, axis=1),
+                    *wl.waverec_adjoint(xb, w, mode, axis=1, coeff_lengths=lengths),
+                    wl.waverec(dec, w, mode, axis=1),
+                    wl.wavedec_adjoint(dec, w, mode, axis=1, length=300)]
+        got = run()
+        with _taps_only():
+            ref = run()
+        for g, r in zip(got, ref, strict=True):
+            for test in (np.isnan, np.isposinf, np.isneginf):
+                assert np.array_equal(test(g), test(r)), (k, test.__name__)
+            ok = np.isfinite(r)
+            np.testing.assert_allclose(g[ok], r[ok], rtol=1e-12, atol=1e-12)
+        p = [*pywt.wavedec(xb, "db3", mode, level=3, axis=1),
+             pywt.waverec(dec, "db3", mode, axis=1)]
+        for g, r in zip([*got[:4], got[-2]], p, strict=True):
+            assert np.array_equal(np.isnan(g), np.isnan(r))
+            assert np.array_equal(np.isinf(g), np.isinf(r))
+        assert not all(np.isfinite(c).all() for c in got)
+
+
+class _taps_only:
+    """Within: every level takes the tap loop (the blocked and compiled paths off)."""
+
+    def __enter__(self) -> None:
+        self.real = fb._use_blocked
+        fb._use_blocked = lambda xp, x, finite=False: False
+
+    def __exit__(self, *exc: object) -> None:
+        fb._use_blocked = self.real

@@ -31,7 +31,9 @@ matrix products over strided views of the data (no copy of the input):
 
 For two bands of float32/float64 (every DWT level), the middle of both runs as
 loops compiled by numba instead (:mod:`wavelearn.dwt.compiled`): the same sums,
-without the call overhead of many small products.
+without the call overhead of many small products. Being the tap loop's sums, they
+keep inf and NaN where it does, so only the samples that the ends' small matrices
+read need be finite (:func:`middle_by_taps`).
 
 4. **Both at once** (``extend_filter_down`` = :math:`D E`, and its adjoint
    ``filter_up_fold`` = :math:`E^T U`): what one DWT level needs. The
@@ -182,17 +184,20 @@ def extend_filter_down(
         return from_one_row(y, P)
     o0 = -(-left // 2)  # first output whose window starts inside x
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
-    if o1 <= o0 or not _use_blocked(xp, x, finite):
+    inside = o1 > o0  # some windows lie wholly inside x
+    if inside and Q > 1:
+        o1 = o0 + (o1 - o0) // TBLOCK * TBLOCK  # the middle: whole blocks of TBLOCK
+        if not finite and middle_by_taps([x], B, F):  # no pass over x: its ends only
+            ends = _down_ends(filters, N, left, right, mode, o0, o1, n_out, x.dtype)
+            finite = edge_reads_finite(x, [op for *_, op in ends])
+    if not inside or not _use_blocked(xp, x, finite):
         return filter_down(xp, extend(xp, x, left, right, mode), filters, n_out)
     y = new_bands(B, P, n_out, Q, x.dtype, position_major=in_place)
-    if Q > 1:  # the ends by small operators on x (edge_operator), straight into y
-        o1 = o0 + (o1 - o0) // TBLOCK * TBLOCK  # the middle: whole blocks of TBLOCK
+    if Q > 1:  # the middle, then the ends by small operators on x, straight into y
         if o1 > o0:
             filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
-        for oa, ob in ((0, o0), (o1, n_out)):
-            if ob > oa:
-                apply_edge(edge_operator(filters, N, left, right, mode, oa, ob, x.dtype),
-                            x, rows_of(y, oa, ob))
+        for oa, ob, op in _down_ends(filters, N, left, right, mode, o0, o1, n_out, x.dtype):
+            apply_edge(op, x, rows_of(y, oa, ob))
         return y
     filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
     pad_l, pad_r = edge_pads_finite(x, left, right, mode)  # (P, left, Q), (P, right, Q)
@@ -204,6 +209,45 @@ def extend_filter_down(
         tail = xp.concat([x[:, s:], pad_r[:, max(0, s - N) :]], axis=1)
         _edge_down(xp, tail, filters, n_out - o1, finite, y[:, :, o1:])
     return y
+
+
+def _down_ends(filters: np.ndarray, N: int, left: int, right: int, mode: str, o0: int,
+               o1: int, n_out: int, dtype: Any) -> list:
+    """``[(oa, ob, op)]``: the outputs before ``o0`` and from ``o1`` on, and the
+    :func:`edge_operator` that computes them."""
+    return [(oa, ob, edge_operator(filters, N, left, right, mode, oa, ob, dtype))
+            for oa, ob in ((0, o0), (o1, n_out)) if ob > oa]
+
+
+def middle_by_taps(arrays: list, B: int, F: int) -> bool:
+    r"""Whether the middle of a level on these arrays (the input of
+    :func:`extend_filter_down`, the bands of :func:`filter_up_fold`) runs the compiled
+    tap sums of :mod:`wavelearn.dwt.compiled`: NumPy, two bands, many channels, one
+    float dtype, an even filter (the synthesis loop pads an odd one with a zero tap).
+
+    Those sums are the tap loop's: every output adds the same products
+    :math:`f_i x_j`, only grouped differently. A sum holding NaN, or inf of both signs,
+    is NaN in any order, one holding inf of one sign is that inf; so inf and NaN land
+    where the tap loop (and PyWavelets) puts them, and only the few samples that the
+    ends' small operators read need to be finite (a zero of an operator times inf is
+    NaN): :func:`edge_reads_finite`, :func:`fold_reads_finite`. No pass over the whole
+    input is needed."""
+    return (B == 2 and F % 2 == 0 and all(isinstance(a, np.ndarray) and a.ndim == 3
+                                          and a.shape[2] >= 16 for a in arrays)
+            and compiled.available(*arrays))
+
+
+def edge_reads_finite(x: np.ndarray, ends: list) -> bool:
+    """Whether the rows of ``x`` that :func:`edge_operator`'s runs ``(start, stop, H)``
+    read are finite, for each operator in ``ends``."""
+    return all(bool(np.isfinite(x[:, a:b].sum())) for ops in ends for a, b, _ in ops)
+
+
+def fold_reads_finite(bands: list, ops: list) -> bool:
+    """Whether the coefficients that :func:`fold_edge_operator`'s terms
+    ``(b, start, stop, H)`` read from the bands are finite."""
+    return all(bool(np.isfinite(bands[b][:, ca:cb].sum()))
+               for *_, terms in ops for b, ca, cb, _ in terms)
 
 
 def _compiled_in_place(x: Any, B: int) -> bool:
@@ -243,16 +287,16 @@ def filter_up_fold(
     if rows is not None:  # the P signals side by side: (1, n, P Q)
         fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite)
         return from_one_row(fold, bands[0].shape[0])
+    assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
+    Q, F = bands[0].shape[2], filters.shape[1]
+    if Q > 1 and not finite and middle_by_taps(bands, len(bands), F):
+        finite = fold_reads_finite(bands, _fold_ends(bands, filters, n, left, right, mode))
     if not all(_use_blocked(xp, b, finite) for b in bands):
         z = filter_up(xp, bands, filters, length)
         return extend_adjoint(xp, z, n, left, right, mode)
-    assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
-    (_, n_c, Q), F = bands[0].shape, filters.shape[1]
     if Q > 1:  # the middle by blocks, the rest by small operators (fold_edge_operator)
         dx = filter_up_blocked(bands, filters, left + n, start=left, ends=False)
-        _, _, lo, hi = up_middle(n_c, (F + 1) // 2, up_block_size(bands, F), left + n, left)
-        ops = fold_edge_operator(filters, n_c, n, left, right, mode, lo, hi, dx.dtype)
-        apply_fold_edge(ops, bands, dx)
+        apply_fold_edge(_fold_ends(bands, filters, n, left, right, mode), bands, dx)
         return dx
     dx = filter_up_blocked(bands, filters, left + n, start=left)  # (P, n, Q)
     if mode == "zero":  # zero padding read nothing: nothing to fold back
@@ -260,3 +304,12 @@ def filter_up_fold(
     g_l = filter_up_edge(bands, filters, 0, left)  # (P, left, Q)
     g_r = filter_up_edge(bands, filters, left + n, length)  # (P, right, Q)
     return fold_pads(xp, dx, g_l, g_r, mode)
+
+
+def _fold_ends(bands: list, filters: np.ndarray, n: int, left: int, right: int,
+               mode: str) -> list:
+    """The :func:`fold_edge_operator` of :func:`filter_up_fold`: all of ``dx`` but the
+    middle that :func:`filter_up_blocked` computes."""
+    (_, n_c, _), F = bands[0].shape, filters.shape[1]
+    _, _, lo, hi = up_middle(n_c, (F + 1) // 2, up_block_size(bands, F), left + n, left)
+    return fold_edge_operator(filters, n_c, n, left, right, mode, lo, hi, bands[0].dtype)

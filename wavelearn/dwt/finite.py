@@ -2,7 +2,10 @@ r"""Finite data, checked once per transform instead of once per level.
 
 The blocked NumPy path (:mod:`wavelearn.dwt.filterbank`) needs finite input:
 a zero of a block matrix times ``inf`` is NaN, which would spread within a
-block where the tap loop (and PyWavelets) keeps ``inf``. Checking every level's
+block where the tap loop (and PyWavelets) keeps ``inf``. (Where the middle of a
+level runs the compiled tap sums, many channels, only the few samples its ends
+read need checking: :func:`~wavelearn.dwt.filterbank.middle_by_taps`; what follows
+serves the others, e.g. one long channel.) Checking every level's
 input is a pass over memory per level. Instead a multilevel transform checks
 its input once and carries an upper bound :math:`\beta` on the magnitudes:
 

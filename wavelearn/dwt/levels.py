@@ -94,14 +94,19 @@ def synthesis_growth(w: Wavelet, mode: str, n: int) -> float:
     return fin.level_growth(synthesis_filters(w), length, left, right, fold_mode)
 
 
-def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str) -> tuple[Any, Any]:
+def synthesis_level_adjoint(xp: Any, dy: Any, w: Wavelet, mode: str,
+                            zeros: int = 0) -> tuple[Any, Any]:
     """The adjoint of :func:`synthesis_level`: pad ``dy`` back (periodically, or with
-    zeros), then filter and downsample with the synthesis filters."""
-    F, N = w.dec_len, dy.shape[1]
+    zeros), then filter and downsample with the synthesis filters. ``zeros``: ``dy``
+    stands for itself followed by that many zeros (the adjoint of a trim), which the
+    zero padding of the non-periodic modes adds without a copy."""
+    F, g = w.dec_len, synthesis_filters(w)
     if mode == "periodization":
+        if zeros:
+            dy = fb.extend(xp, dy, 0, zeros, "zero")  # (P, N, Q)
         p = F // 2 - 1
-        y = fb.extend_filter_down(xp, dy, synthesis_filters(w), N // 2, p, p, "periodic")
+        y = fb.extend_filter_down(xp, dy, g, dy.shape[1] // 2, p, p, "periodic")
     else:
-        g = synthesis_filters(w)
-        y = fb.extend_filter_down(xp, dy, g, (N + F - 2) // 2, F - 2, F - 2, "zero")
+        N = dy.shape[1] + zeros
+        y = fb.extend_filter_down(xp, dy, g, (N + F - 2) // 2, F - 2, F - 2 + zeros, "zero")
     return y[0], y[1]  # (P, n, Q) each

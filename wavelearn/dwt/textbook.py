@@ -230,11 +230,25 @@ def fold_pads(xp: Any, dx: Any, g_l: Any, g_r: Any, mode: str) -> Any:
     the gradients ``g_l`` ``(P, left, Q)`` and ``g_r`` ``(P, right, Q)`` of the
     padding, each onto the samples that padded sample was made of."""
     n, left, right = dx.shape[1], g_l.shape[1], g_r.shape[1]
-    for (m_t, runs), part in zip(_fold_plan(n, left, right, mode), (g_l, g_r), strict=True):
+    plans, terms = _fold_plan(n, left, right, mode), extension_terms(n, left, right, mode)
+    for (m_t, runs), slots, part in zip(plans, terms, (g_l, g_r), strict=True):
+        if isinstance(dx, np.ndarray) and not np.isfinite(part).all():
+            _fold_terms(dx, slots, part)
+            continue
         fold = _apply(xp, m_t, part, dx)  # (c, r) @ (P, r, Q) -> (P, c, Q)
         for start, stop, j in runs:
             dx[:, start:stop, :] += fold[:, j : j + stop - start, :]
     return dx
+
+
+def _fold_terms(dx: np.ndarray, slots: list, part: np.ndarray) -> None:
+    """``dx[:, j] += w * part[:, r]`` for every term ``w x[j]`` of padded sample ``r``
+    (:func:`extension_terms`): the fold of non-finite padding gradients without the
+    zeros of a matrix (``0 * inf`` is NaN, where PyWavelets keeps inf). ``np.add.at``
+    adds every term, also where several land on one sample."""
+    for j, w, used in slots:
+        rows = w[used].astype(part.real.dtype)[None, :, None] * part[:, used]  # (P, r, Q)
+        np.add.at(dx, (slice(None), j[used]), rows)
 
 
 @lru_cache(maxsize=256)

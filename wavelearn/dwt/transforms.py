@@ -247,12 +247,15 @@ def wavedec(
 def wavedec_3d(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[Any]:
     """:func:`wavedec` of ``a`` ``(P, N, Q)`` along axis 1, arguments checked:
     ``[cA_J, cD_J, ..., cD_1]``, each ``(P, n_j, Q)``. A short signal takes one matrix
-    product (:mod:`wavelearn.dwt.dense`), a longer one the levels, checking
-    finiteness once (:mod:`wavelearn.dwt.finite`)."""
+    product (:mod:`wavelearn.dwt.dense`), a longer one the levels: those whose middle
+    runs the compiled tap sums check the few samples their ends read
+    (:func:`~wavelearn.dwt.filterbank.middle_by_taps`), the others rely on one check of
+    the input (:mod:`wavelearn.dwt.finite`)."""
     if level and (c := _wavedec_dense(xp, a, w, mode, level)) is not None:
         return c
     details = []
-    bound = fin.magnitude_bound([a]) if level and fb.blocked_candidate(a) else math.inf
+    checked = level and fb.blocked_candidate(a) and not fb.middle_by_taps([a], 2, w.dec_len)
+    bound = fin.magnitude_bound([a]) if checked else math.inf  # (else each level: its ends)
     for _ in range(level):
         finite = fin.known_finite(bound, a.dtype)  # a's magnitudes are at most bound
         bound *= analysis_growth(w, mode, a.shape[1])
@@ -343,20 +346,21 @@ def waverec_3d(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
     ``(P, N, Q)``. Short bands take one matrix product (:mod:`wavelearn.dwt.dense`),
     longer ones the levels.
 
-    Finiteness is checked on the result, not the bands: the levels first run as if the
-    bands were finite (:mod:`wavelearn.dwt.finite`), and the result, just written and
-    still in the cache, is checked in one pass; reading the bands first cost a quarter
-    of ``waverec`` of ``(4, 16384, 64)`` float32 (bands stored position by position are
-    slow to read). A non-finite value read anywhere, or a sum that overflowed, reaches
-    the result (each coefficient feeds at least two neighbouring samples of its level,
-    of which a trim drops at most one): then the levels run again, each checking its
-    input, and give what they gave before (the same bits, NaN and inf in the same
-    places: tested). Finite data so large that a level's check (a sum in the data's
-    dtype) overflows took the tap loop before; they now keep the compiled loops when
-    nothing overflows there (the two differ in the last bits)."""
+    Bands of many channels, whose levels run the compiled tap sums in their middle,
+    check only the few coefficients their ends read
+    (:func:`~wavelearn.dwt.filterbank.middle_by_taps`). For the others (one channel:
+    BLAS products with zeros), finiteness is checked on the result, not the bands: the
+    levels first run as if the bands were finite (:mod:`wavelearn.dwt.finite`), and the
+    result, just written and still in the cache, is checked in one pass. A non-finite
+    value read anywhere, or a sum that overflowed, reaches the result (each coefficient
+    feeds at least two neighbouring samples of its level, of which a trim drops at most
+    one): then the levels run again, each checking its input, and give what they gave
+    before (the same bits, NaN and inf in the same places: tested)."""
     if (z := _waverec_dense(xp, cs, w, mode)) is not None:
         return z
     given = [c for c in cs if c is not None]
+    if len(cs) > 1 and fb.middle_by_taps(given, 2, w.dec_len):  # each level: its ends
+        return _waverec_levels(xp, cs, w, mode, finite=False)
     if len(cs) > 1 and fb.blocked_candidate(given[0]):
         with np.errstate(all="ignore"):  # non-finite data are done again below
             z = _waverec_levels(xp, cs, w, mode, finite=True)
@@ -532,15 +536,14 @@ def waverec_adjoint(
                          f"{list(coeff_lengths)} gives {natural} (or {natural - 1} with length=)")
     if (grads := _waverec_adjoint_dense(xp, g, w, mode, list(coeff_lengths))) is not None:
         return [from_3d(xp, c, layout) for c in grads]
-    if g.shape[1] == natural - 1:
-        g = fb.extend(xp, g, 0, 1, "zero")  # adjoint of the crop: a zero at the end
+    zeros = natural - g.shape[1]  # adjoint of the crop: a zero at the end
     grads = []
     for j in range(len(coeff_lengths) - 1, 0, -1):  # finest level first
-        da, dd = synthesis_level_adjoint(xp, g, w, mode)
+        da, dd = synthesis_level_adjoint(xp, g, w, mode, zeros)
         grads.append(dd)
-        trimmed = approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last sample
-        g = fb.extend(xp, da, 0, trimmed, "zero")  # adjoint of that trim
-    grads.append(g)
+        g, zeros = da, approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last
+        # sample: the adjoint of that trim, a zero at the end
+    grads.append(fb.extend(xp, g, 0, zeros, "zero") if zeros else g)
     return [from_3d(xp, c, layout) for c in grads[::-1]]
 
 
