@@ -9,6 +9,8 @@ For each case (array shape, dtype, boundary mode; ``db4``, level 3, along
 * with ``--level-path``, wavelearn once more with its whole-transform matrices
   switched off (``wavelearn/dwt/dense.py``: short signals are one matrix
   product), so that ``wl/levels`` shows what the matrices gain,
+* with ``--adjoints``, also ``wavedec_adjoint`` and ``waverec_adjoint`` (what a
+  model's backward runs; PyWavelets has none: against the copy only),
 
 and prints the ratios wavelearn/pywt and wavelearn/floor. Every function is
 run once to warm up; then the functions of a case take turns ``--repeat``
@@ -22,6 +24,7 @@ Run::
     python benchmarks/dwt.py --repeat 20  # more repeats on a noisy machine
     python benchmarks/dwt.py --long       # also one 1-D signal of 10^7 float64 samples
     python benchmarks/dwt.py --level-path # also wavelearn without the short-signal matrices
+    python benchmarks/dwt.py --adjoints   # also the adjoints (a model's backward)
 """
 
 from __future__ import annotations
@@ -78,8 +81,8 @@ def levels_only(f: Callable[[], object]) -> Callable[[], object]:
 
 
 def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int,
-             level_path: bool = False) -> list[tuple]:
-    """Time one case; returns the two table rows (wavedec, waverec)."""
+             level_path: bool = False, adjoints: bool = False) -> list[tuple]:
+    """Time one case; returns its table rows (wavedec, waverec; then their adjoints)."""
     x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
     axis = AXIS if x.ndim > 1 else 0
     coeffs = wl.wavedec(x, WAVELET, mode, level=LEVEL, axis=axis)
@@ -94,27 +97,38 @@ def run_case(shape: tuple[int, ...], dtype: str, mode: str, repeat: int,
     if level_path:
         funcs["lv_dec"] = levels_only(funcs["wl_dec"])
         funcs["lv_rec"] = levels_only(funcs["wl_rec"])
+    if adjoints:
+        lengths = [c.shape[axis] for c in coeffs]
+        funcs["wl_decT"] = lambda: wl.wavedec_adjoint(coeffs, WAVELET, mode, axis=axis,
+                                                      length=x.shape[axis])
+        funcs["wl_recT"] = lambda: wl.waverec_adjoint(x, WAVELET, mode, axis=axis,
+                                                      coeff_lengths=lengths)
     t = best_times(funcs, repeat)
     case = ("x".join(map(str, shape)), dtype, mode)
-    return [
+    rows = [
         (*case, op, t[f"wl_{key}"], t[f"pywt_{key}"], t["floor"],
          t[f"cpu:wl_{key}"] / t[f"cpu:pywt_{key}"], t[f"cpu:wl_{key}"] / t["cpu:floor"],
          t.get(f"lv_{key}"))
         for op, key in (("wavedec", "dec"), ("waverec", "rec"))
     ]
+    return rows + [(*case, op, t[key], None, t["floor"], None, t[f"cpu:{key}"] / t["cpu:floor"],
+                    None) for op, key in (("wavedec^T", "wl_decT"), ("waverec^T", "wl_recT"))
+                   if key in t]
 
 
 def print_table(rows: list[tuple]) -> None:
     head = ("shape", "dtype", "mode", "op", "wavelearn ms", "pywt ms", "copy ms",
             "wl/pywt", "wl/copy", "cpu:wl/pywt", "cpu:wl/copy", "wl/levels")
-    fmt = "{:<14} {:<8} {:<14} {:<8} {:>12} {:>9} {:>8} {:>8} {:>8} {:>11} {:>11} {:>9}"
+    fmt = "{:<14} {:<8} {:<14} {:<9} {:>12} {:>9} {:>8} {:>8} {:>8} {:>11} {:>11} {:>9}"
     print(fmt.format(*head))
-    print("-" * 131)
+    print("-" * 132)
     for shape, dtype, mode, op, t_wl, t_pywt, t_floor, c_pywt, c_floor, t_lv in rows:
         levels = "-" if t_lv is None else f"{t_wl / t_lv:.2f}"
-        print(fmt.format(shape, dtype, mode, op, f"{1e3 * t_wl:.2f}", f"{1e3 * t_pywt:.2f}",
-                         f"{1e3 * t_floor:.2f}", f"{t_wl / t_pywt:.2f}",
-                         f"{t_wl / t_floor:.2f}", f"{c_pywt:.2f}", f"{c_floor:.2f}", levels))
+        pywt_ms, vs_pywt, cpu_pywt = ("-", "-", "-") if t_pywt is None else (
+            f"{1e3 * t_pywt:.2f}", f"{t_wl / t_pywt:.2f}", f"{c_pywt:.2f}")
+        print(fmt.format(shape, dtype, mode, op, f"{1e3 * t_wl:.2f}", pywt_ms,
+                         f"{1e3 * t_floor:.2f}", vs_pywt, f"{t_wl / t_floor:.2f}", cpu_pywt,
+                         f"{c_floor:.2f}", levels))
     print("cpu: the same ratios in process CPU time (steadier on a machine shared with "
           "other processes; with several threads it adds their times)")
     print("wl/levels (--level-path): wavelearn against itself with the short-signal matrices "
@@ -130,6 +144,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="also one 1-D signal of 10^7 float64 samples (axis 0)")
     parser.add_argument("--level-path", action="store_true",
                         help="also time wavelearn with its short-signal matrices off")
+    parser.add_argument("--adjoints", action="store_true",
+                        help="also wavedec_adjoint and waverec_adjoint (against the copy)")
     args = parser.parse_args(argv)
     repeat = args.repeat or (3 if args.quick else 10)
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -141,10 +157,11 @@ def main(argv: list[str] | None = None) -> None:
     for shape in shapes:
         for dtype in DTYPES:
             for mode in MODES:
-                rows += run_case(shape, dtype, mode, repeat, args.level_path)
+                rows += run_case(shape, dtype, mode, repeat, args.level_path, args.adjoints)
     if args.long:
         for mode in MODES:
-            rows += run_case(LONG_SHAPE, "float64", mode, repeat, args.level_path)
+            rows += run_case(LONG_SHAPE, "float64", mode, repeat, args.level_path,
+                             args.adjoints)
     print_table(rows)
 
 

@@ -94,3 +94,14 @@ def test_dwt_benchmark_times_the_level_path_too(capsys) -> None:
             if line.startswith(("4x256x96", "8x64x32"))]
     assert len(rows) == 2 * 2 * 2 * 2  # two shapes x dtypes x modes x (wavedec, waverec)
     assert all(float(r[-1]) > 0 for r in rows)  # wl/levels printed for every case
+
+
+def test_dwt_benchmark_times_the_adjoints_against_the_copy(capsys) -> None:
+    bench = load("dwt")
+    bench.main(["--quick", "--repeat", "1", "--adjoints"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("4x256x96", "2x1024x32", "8x64x32"))]
+    adjoints = [r for r in rows if r[3].endswith("^T")]
+    assert len(rows) == 3 * 2 * 2 * 4 and len(adjoints) == 3 * 2 * 2 * 2
+    for r in adjoints:  # no pywt column, a ratio to the copy
+        assert r[5] == "-" and r[7] == "-" and float(r[8]) > 0
