@@ -130,3 +130,32 @@ def test_feed_forward_and_residual_loops_give_the_numpy_bits(dtype, p, monkeypat
     assert (calls["mask_scale_times"] > 0) == (p > 0), calls
     for a, b in zip(*out, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_loops_give_one_result_wherever_they_write(dtype):
+    """bias_gelu_dropout and mask_scale_times into new arrays, into their input (the
+    feed-forward's way) or into another array: the same bits, and an input that is not
+    the output stays as it was."""
+    rng = np.random.default_rng(3)
+    h = rng.standard_normal((300, 48)).astype(dtype)
+    bias = rng.standard_normal(48).astype(dtype)
+    keep = (rng.random((300, 48)) > 0.2).astype(np.uint8)
+    args = (bias, keep, 1 / 0.8, layers.GELU_C, layers.GELU_A)
+    y_new, s_new = compiled.bias_gelu_dropout(h.copy(), *args)
+    for target in ("input", "other"):
+        hx = h.copy()
+        y = hx if target == "input" else np.full_like(h, np.nan)
+        got_y, got_s = compiled.bias_gelu_dropout(hx, *args, y=y, slope=np.empty_like(h))
+        assert got_y is y and np.array_equal(got_y, y_new) and np.array_equal(got_s, s_new)
+        if target == "other":
+            assert np.array_equal(hx, h)
+    g, other = rng.standard_normal((2, 300, 48)).astype(dtype)
+    want = compiled.mask_scale_times(g, keep, 1 / 0.8, other)
+    assert np.array_equal(want, (g * keep) * np.asarray(1 / 0.8, dtype) * other)
+    in_place = g.copy()
+    got = compiled.mask_scale_times(in_place, keep, 1 / 0.8, other, out=in_place)
+    assert got is in_place and np.array_equal(got, want)
+    gx, out = g.copy(), np.full_like(g, np.nan)
+    got = compiled.mask_scale_times(gx, keep, 1 / 0.8, other, out=out)
+    assert got is out and np.array_equal(got, want) and np.array_equal(gx, g)

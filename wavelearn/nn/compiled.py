@@ -124,18 +124,26 @@ def bias_gelu_dropout(h: np.ndarray, bias: np.ndarray, keep: np.ndarray | None,
     product: :math:`x = h + b`, GELU's :math:`y` and slope :math:`s`
     (:func:`gelu_and_slope`), then dropout :math:`y \leftarrow (y \odot m)\, s_d`
     (``keep`` None: none). The operations of the unfused chain, in its order and dtype:
-    the same bits. Into ``y`` and ``slope`` where given (``y`` may be ``h``: each element
-    is read before it is written); else new arrays."""
+    the same bits. Into ``y`` and ``slope`` where given (``y`` may be ``h``); else new
+    arrays.
+
+    The loop writes :math:`y` over its own :math:`\tanh` buffer, then copies it where
+    it belongs: a loop that writes one array while reading another one that turns out
+    to be the same memory (``y = h``) cannot be vectorised (LLVM checks at run time
+    that they do not overlap, and when they do it takes its scalar loop: 8 times slower,
+    measured), whereas reading and writing one array at the same place can."""
     k = kernels()
     consts = _gelu_consts(h.dtype, c, a)
     u = np.empty_like(h)
     k["bias_gelu_u"](h, bias, u, consts)
     t = np.tanh(u, out=u)  # (m, H)
-    y = np.empty_like(h) if y is None else y
     slope = np.empty_like(h) if slope is None else slope
     mask = keep if keep is not None else np.ones((1, 1), np.uint8)
     k["bias_gelu_y_slope"](h, bias, t, mask, keep is not None,
-                           np.array([scale], dtype=h.dtype), y, slope, consts)
+                           np.array([scale], dtype=h.dtype), slope, consts)  # y over t
+    if y is None:
+        return t, slope
+    np.copyto(y, t)
     return y, slope
 
 
@@ -143,11 +151,15 @@ def mask_scale_times(g: np.ndarray, keep: np.ndarray, scale: float,
                      other: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r""":math:`((g \odot m)\, s) \odot o` for blocks ``(m, H)`` (dropout's backward,
     then GELU's: ``o`` the slope), one pass, into ``out`` (may be ``g``; None: a new
-    array)."""
-    out = np.empty_like(g) if out is None else out
-    kernels()["mask_scale_times"](g.reshape(-1), keep.reshape(-1),
-                                  np.array([scale, 1, 0], dtype=g.dtype), other.reshape(-1),
-                                  out.reshape(-1))
+    array). The loop works in place on ``out`` (a copy of ``g`` first where ``out`` is
+    another array), as :func:`bias_gelu_dropout` explains: four times faster than
+    writing ``out = g`` through a second name."""
+    if out is None:
+        out = g.copy()
+    elif out is not g:
+        np.copyto(out, g)
+    kernels()["mask_scale_times"](out.reshape(-1), keep.reshape(-1),
+                                  np.array([scale, 1, 0], dtype=g.dtype), other.reshape(-1))
     return out
 
 
@@ -173,9 +185,9 @@ def _bias_gelu_u(h, bias, u, k):
             u[m, j] = (v * v * ca + c1) * v
 
 
-def _bias_gelu_y_slope(h, bias, t, keep, masked, sd, y, s, k):  # noqa: PLR0913
+def _bias_gelu_y_slope(h, bias, t, keep, masked, sd, s, k):  # noqa: PLR0913
     r""":func:`_gelu_y_slope` of :math:`x = h + b`, then :math:`y \leftarrow (y\, m)\, s_d`
-    if ``masked``."""
+    if ``masked``; :math:`y` over :math:`t` (each read before it is written)."""
     ca3, c2, one, half, sc = k[2], k[3], k[4], k[5], sd[0]
     M, H = h.shape
     for m in range(M):
@@ -186,18 +198,18 @@ def _bias_gelu_y_slope(h, bias, t, keep, masked, sd, y, s, k):  # noqa: PLR0913
             if masked:  # (keep 0/1 as a float of the dtype: as NumPy multiplies)
                 yv = yv * (one if keep[m, j] else one - one)
                 yv = yv * sc
-            y[m, j] = yv
+            t[m, j] = yv
             w = (v * v * ca3 + c2) * v
             s[m, j] = w - tv * tv * w + p
 
 
-def _mask_scale_times(g, keep, sd, other, out):
-    """:func:`mask_scale_times`; ``sd``: ``(scale, 1, 0)`` in the dtype."""
+def _mask_scale_times(g, keep, sd, other):
+    """:func:`mask_scale_times`, in place on ``g``; ``sd``: ``(scale, 1, 0)`` in the dtype."""
     sc, one, zero = sd[0], sd[1], sd[2]
     for i in range(g.size):
         v = g[i] * (one if keep[i] else zero)
         v = v * sc
-        out[i] = v * other[i]
+        g[i] = v * other[i]
 
 
 def _mask_scale_plus(b, keep, sd, x):
