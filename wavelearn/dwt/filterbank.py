@@ -184,7 +184,7 @@ def extend_filter_down(
         return from_one_row(y, P)
     o0 = -(-left // 2)  # first output whose window starts inside x
     o1 = min(n_out, (N + left - F) // 2 + 1)  # one past the last that ends inside x
-    inside = o1 > o0  # some windows lie wholly inside x
+    inside, ends = o1 > o0, None  # some windows lie wholly inside x
     if inside and Q > 1:
         o1 = o0 + (o1 - o0) // TBLOCK * TBLOCK  # the middle: whole blocks of TBLOCK
         if not finite and middle_by_taps([x], B, F):  # no pass over x: its ends only
@@ -196,7 +196,9 @@ def extend_filter_down(
     if Q > 1:  # the middle, then the ends by small operators on x, straight into y
         if o1 > o0:
             filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
-        for oa, ob, op in _down_ends(filters, N, left, right, mode, o0, o1, n_out, x.dtype):
+        if ends is None:
+            ends = _down_ends(filters, N, left, right, mode, o0, o1, n_out, x.dtype)
+        for oa, ob, op in ends:
             apply_edge(op, x, rows_of(y, oa, ob))
         return y
     filter_down_blocked(x[:, 2 * o0 - left :], filters, o1 - o0, out=y[:, :, o0:o1])
@@ -288,15 +290,18 @@ def filter_up_fold(
         fold = filter_up_fold(xp, rows, filters, n, left, right, mode, finite=finite)
         return from_one_row(fold, bands[0].shape[0])
     assert 2 * (bands[0].shape[1] - 1) + filters.shape[1] <= length, "filter_up: too short"
-    Q, F = bands[0].shape[2], filters.shape[1]
-    if Q > 1 and not finite and middle_by_taps(bands, len(bands), F):
-        finite = fold_reads_finite(bands, _fold_ends(bands, filters, n, left, right, mode))
+    Q, F, ops = bands[0].shape[2], filters.shape[1], None
+    if Q > 1 and not finite and middle_by_taps(bands, len(bands), F):  # the ends only
+        ops = _fold_ends(bands, filters, n, left, right, mode)
+        finite = fold_reads_finite(bands, ops)
     if not all(_use_blocked(xp, b, finite) for b in bands):
         z = filter_up(xp, bands, filters, length)
         return extend_adjoint(xp, z, n, left, right, mode)
     if Q > 1:  # the middle by blocks, the rest by small operators (fold_edge_operator)
         dx = filter_up_blocked(bands, filters, left + n, start=left, ends=False)
-        apply_fold_edge(_fold_ends(bands, filters, n, left, right, mode), bands, dx)
+        if ops is None:
+            ops = _fold_ends(bands, filters, n, left, right, mode)
+        apply_fold_edge(ops, bands, dx)
         return dx
     dx = filter_up_blocked(bands, filters, left + n, start=left)  # (P, n, Q)
     if mode == "zero":  # zero padding read nothing: nothing to fold back

@@ -541,8 +541,8 @@ def waverec_adjoint(
     for j in range(len(coeff_lengths) - 1, 0, -1):  # finest level first
         da, dd = synthesis_level_adjoint(xp, g, w, mode, zeros)
         grads.append(dd)
-        g, zeros = da, approx_in[j - 1] - da.shape[1]  # 1 where waverec dropped cA's last
-        # sample: the adjoint of that trim, a zero at the end
+        # the adjoint of waverec's trim of cA's last sample (where it did): a zero at the end
+        g, zeros = da, approx_in[j - 1] - da.shape[1]
     grads.append(fb.extend(xp, g, 0, zeros, "zero") if zeros else g)
     return [from_3d(xp, c, layout) for c in grads[::-1]]
 
