@@ -241,15 +241,17 @@ def middle_by_taps(arrays: list, B: int, F: int) -> bool:
 
 def edge_reads_finite(x: np.ndarray, ends: list) -> bool:
     """Whether the rows of ``x`` that :func:`edge_operator`'s runs ``(start, stop, H)``
-    read are finite, for each operator in ``ends``."""
-    return all(bool(np.isfinite(x[:, a:b].sum())) for ops in ends for a, b, _ in ops)
+    read are finite, for each operator in ``ends`` (a sum that overflows says no)."""
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf: NaN, quietly
+        return all(bool(np.isfinite(x[:, a:b].sum())) for ops in ends for a, b, _ in ops)
 
 
 def fold_reads_finite(bands: list, ops: list) -> bool:
     """Whether the coefficients that :func:`fold_edge_operator`'s terms
-    ``(b, start, stop, H)`` read from the bands are finite."""
-    return all(bool(np.isfinite(bands[b][:, ca:cb].sum()))
-               for *_, terms in ops for b, ca, cb, _ in terms)
+    ``(b, start, stop, H)`` read from the bands are finite (as :func:`edge_reads_finite`)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(bool(np.isfinite(bands[b][:, ca:cb].sum()))
+                   for *_, terms in ops for b, ca, cb, _ in terms)
 
 
 def _compiled_in_place(x: Any, B: int) -> bool:
