@@ -24,7 +24,9 @@ Run::
     python benchmarks/scaling.py --out tutorials/figures     # N up to 262,144 (minutes)
     python benchmarks/scaling.py --quick                 # N up to 16,384
     python benchmarks/scaling.py --tokens 262144 --lengths 1024 16384 262144
-                                                         # same tokens per step, wavelet only
+                          # same tokens per step, wavelet only: the steps of a training
+                          # loop (glibc's defaults, caches and pool kept), the lengths
+                          # in turn for --rounds rounds
 
 Numbers are only printed, never asserted; on a machine shared with other
 processes they are noisy.
@@ -142,8 +144,12 @@ def attention_step(n: int) -> Any:
 # ---------------------------------------------------------------------------
 
 
-def worker(model: str, n: int, repeat: int, batch: int = 1) -> dict[str, float]:
-    """Seconds per step (min over ``repeat``) and the step's peak memory growth (bytes)."""
+def worker(model: str, n: int, repeat: int, batch: int = 1, loop: bool = False
+           ) -> dict[str, float]:
+    """Seconds per step (min over ``repeat``) and the step's peak memory growth (bytes).
+    Between the timed steps the model drops what a step leaves behind (its caches, the
+    gradients, wavelearn's pool of freed arrays), so that each step starts as the first
+    did; ``loop``: it keeps them, as a training loop does (the time of its steady state)."""
     if model == "attention":
         import torch
 
@@ -163,16 +169,20 @@ def worker(model: str, n: int, repeat: int, batch: int = 1) -> dict[str, float]:
         best = min(best, time.perf_counter() - t0)
         if i == 0:
             peak = (status_kib("VmHWM") - rss0) * 1024
-        if hasattr(step, "forget"):
+        if hasattr(step, "forget") and not loop:
             step.forget()
     return {"seconds": best, "peak_bytes": peak}
 
 
-def measure(model: str, n: int, repeat: int, timeout: float, batch: int = 1) -> dict[str, Any]:
-    """Run :func:`worker` in a subprocess; ``{'error': why}`` when it fails or times out."""
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+def measure(model: str, n: int, repeat: int, timeout: float, batch: int = 1,
+            loop: bool = False) -> dict[str, Any]:
+    """Run :func:`worker` in a subprocess; ``{'error': why}`` when it fails or times out.
+    glibc is told to ``mmap`` every block above 128 KiB (freed memory leaves, for the
+    peak); with ``loop``, the process keeps its defaults (the steps of a training loop)."""
+    env = dict(os.environ) if loop else dict(
+        os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", model, str(n), str(repeat),
-           str(batch)]
+           str(batch), str(int(loop))]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout,
                               check=False)
@@ -255,23 +265,36 @@ def print_table(results: dict[str, dict[int, dict]], lengths: list[int]) -> None
         print(f"attention stopped at N={first:,}: {stops[first]}")
 
 
-def same_tokens(lengths: list[int], tokens: int, repeat: int) -> None:
-    """Time per token of wavelet-model steps of ``tokens`` tokens at each length."""
-    print(f"\nWavelet model, {tokens:,} tokens per step (batch = tokens / N)")
-    print(f"{'N':>8} {'batch':>6} | {'step s':>8} {'us/token':>9} {'vs first':>8}")
+def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int) -> None:
+    """Time per token of wavelet-model steps of ``tokens`` tokens at each length: the
+    steps of a training loop (:func:`worker` with ``loop``; the first ``repeat`` steps
+    after a warm-up, the fastest kept), the lengths in turn for ``rounds`` rounds (the
+    fastest round kept: a machine shared with other jobs slows some rounds)."""
+    print(f"\nWavelet model, {tokens:,} tokens per step (batch = tokens / N), steps of a "
+          f"training loop, {rounds} round(s) of the lengths in turn")
+    runs = [n for n in lengths if tokens % n == 0]
+    for n in sorted(set(lengths) - set(runs)):
+        print(f"{n:>8,}: {tokens:,} tokens are not a whole number of sequences")
+    seconds: dict[int, list[float]] = {n: [] for n in runs}
+    errors: dict[int, str] = {}
+    for _ in range(rounds):
+        for n in runs:
+            r = measure("wavelet", n, repeat, timeout=3600, batch=tokens // n, loop=True)
+            if "error" in r:
+                errors[n] = r["error"]
+            else:
+                seconds[n].append(r["seconds"])
+    print(f"{'N':>8} {'batch':>6} | {'step s':>8} {'us/token':>9} {'vs first':>8} | rounds (s)")
     first = None
-    for n in lengths:
-        if tokens % n:
-            print(f"{n:>8,}: {tokens:,} tokens are not a whole number of sequences")
+    for n in runs:
+        if not seconds[n]:
+            print(f"{n:>8,} {tokens // n:>6} | {errors.get(n, '-')}")
             continue
-        r = measure("wavelet", n, repeat, timeout=3600, batch=tokens // n)
-        if "error" in r:
-            print(f"{n:>8,} {tokens // n:>6} | {r['error']}")
-            continue
-        per = r["seconds"] / tokens
+        per = min(seconds[n]) / tokens
         first = first or per
-        print(f"{n:>8,} {tokens // n:>6} | {r['seconds']:8.2f} {1e6 * per:9.2f} "
-              f"{per / first:8.2f}", flush=True)
+        each = " ".join(f"{t:.2f}" for t in seconds[n])
+        print(f"{n:>8,} {tokens // n:>6} | {min(seconds[n]):8.2f} {1e6 * per:9.2f} "
+              f"{per / first:8.2f} | {each}", flush=True)
 
 
 def plot(results: dict[str, dict[int, dict]], path: Path) -> None:
@@ -330,15 +353,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, metavar="T",
                         help="instead: the wavelet model only, T tokens per step "
                              "(batch T / N), to see that time per token does not grow with N")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="with --tokens: rounds of the lengths in turn (default 2)")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        model, n, repeat, batch = args.worker
-        print(json.dumps(worker(model, int(n), int(repeat), int(batch))))
+        model, n, repeat, batch, loop = args.worker
+        print(json.dumps(worker(model, int(n), int(repeat), int(batch), loop == "1")))
         return
     lengths = args.lengths or (QUICK_LENGTHS if args.quick else LENGTHS)
     if args.tokens:
-        same_tokens(lengths, args.tokens, args.repeat)
+        same_tokens(lengths, args.tokens, args.repeat, args.rounds)
         return
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; python "
           f"{platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs "

@@ -197,3 +197,80 @@ def test_a_forward_takes_its_big_arrays_from_the_last_forwards_cache(monkeypatch
     pooled = _new_memory_of_a_forward(True, monkeypatch)
     fresh = _new_memory_of_a_forward(False, monkeypatch)
     assert pooled < 0.5 * fresh, (pooled, fresh)
+
+
+def test_an_array_of_as_many_values_serves_a_request_of_another_shape() -> None:
+    """The rows ``(B N, D)`` of a ``Linear``'s gradient serve the next ``(B, N, D)`` one."""
+    t = np.arange(BIG, dtype=np.float64)
+    buffers.give(t)
+    a = buffers.empty((2, BIG // 2), np.float64)
+    assert a.shape == (2, BIG // 2) and a.base is t and a[1, 0] == BIG // 2
+    assert buffers.empty((BIG,), np.float32).base is None  # another dtype: new memory
+
+
+def _two_bands() -> list:
+    """The two halves of one array (as a DWT level stores its bands), nothing else
+    referring to that array."""
+    pair = np.ones((2, BIG))
+    return [pair[0], pair[1]]
+
+
+def test_views_sharing_one_array_pool_it_when_they_are_all_that_refer_to_it() -> None:
+    drop({"bands": _two_bands()})
+    assert buffers.held_bytes() == 2 * 8 * BIG
+    buffers.clear()
+    kept = []
+
+    def one_band_kept() -> dict:
+        bands = _two_bands()
+        kept.append(bands[1])
+        return {"a": bands[0], "b": bands[1]}
+
+    drop(one_band_kept())
+    assert buffers.held_bytes() == 0 and kept[0].sum() == BIG  # half of it is still yours
+
+
+def test_a_backward_takes_its_gradients_from_the_pool() -> None:
+    """The gradients of a training backward (a ``Linear``'s and a ``LayerNorm``'s input
+    gradients, the residual sums) are written into arrays that the step freed: in a
+    subprocess where every array above 128 KiB is its own ``mmap`` (glibc's rule from
+    32 MiB up, by default) and NumPy asks for no huge pages, a step page-faults half as
+    often as with the pool off (measured: 81.7 against 164.2 thousand faults per step;
+    110.7 thousand before the backward used the pool)."""
+    import platform
+    import subprocess
+    import sys
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("counts page faults of glibc's mmap'd arrays (Linux)")
+    env = {**__import__("os").environ, "MALLOC_MMAP_THRESHOLD_": "131072",
+           "NUMPY_MADVISE_HUGEPAGE": "0"}
+    faults = {}
+    for enabled in (True, False):
+        out = subprocess.run([sys.executable, "-c", _FAULTS_OF_A_STEP, str(int(enabled))],
+                             env=env, capture_output=True, text=True, check=True)
+        faults[enabled] = float(out.stdout.split()[-1])
+    assert faults[True] < 0.6 * faults[False], faults
+
+
+_FAULTS_OF_A_STEP = """
+import resource, sys
+import numpy as np
+from wavelearn import buffers
+from wavelearn.models import WaveletTransformer
+from wavelearn.nn import CrossEntropyLoss
+buffers.ENABLED = sys.argv[1] == "1"
+n = 65536
+model = WaveletTransformer(vocab_size=32, hidden_dim=32, ffn_hidden_dim=64, num_layers=2,
+                           levels=3, num_classes=3, max_sequence_length=n, dropout=0.1,
+                           seed=0).train()
+ids, loss = np.random.default_rng(0).integers(0, 32, (1, n)), CrossEntropyLoss()
+def step():
+    model.zero_grad()
+    loss.forward(model(ids), np.array([1]))
+    model.backward(loss.backward())
+step(); step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+step(); step()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 2)
+"""

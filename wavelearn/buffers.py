@@ -10,15 +10,25 @@ on a virtual machine (:mod:`wavelearn.memory` says more).
 
 So when a layer's ``cache`` is replaced (:attr:`wavelearn.nn.Module.cache`), the
 big NumPy arrays of the old cache go to a pool here -- only those that nothing
-else refers to -- and the next big array of the same shape and dtype that a
-layer asks for (:func:`empty`: the next layer's, or the same layer's at the next
-step) is taken from the pool instead of fresh memory. Temporaries that a layer
-has consumed go there too (:func:`give`: a block's LayerNorm output once the
+else refers to -- and the next big array of as many values of the same dtype that
+a layer asks for (:func:`empty`: the next layer's, or the same layer's at the next
+step; reshaped, so that the ``(B N, D)`` rows of one layer serve the ``(B, N, D)``
+array of another) is taken from the pool instead of fresh memory. Temporaries that
+a layer has consumed go there too (:func:`give`: a block's LayerNorm output once the
 mixer has read it, the residual stream between blocks, ``waverec``'s level
-outputs). Unlike :func:`wavelearn.keep_freed_memory` this changes nothing outside
-wavelearn's own arrays. The spectrans example forward: 38-40 thousand page faults
-per forward with the caches pooled, 2,146 with the temporaries too (74 thousand
-before), and 1.15-1.17x its matrix products.
+outputs, and in the backward each block's incoming gradient and the gradients
+between its layers), and the gradients that ``Linear``, ``LayerNorm`` and the
+pointwise mixing write are taken from it. Unlike :func:`wavelearn.keep_freed_memory`
+this changes nothing outside wavelearn's own arrays. The spectrans example forward:
+38-40 thousand page faults per forward with the caches pooled, 2,146 with the
+temporaries too (74 thousand before), and 1.15-1.17x its matrix products. A
+training step at N = 262,144 (D 64, 2 layers): 557 thousand page faults with the
+forward pooled, 291 thousand with the backward too.
+
+The price: memory the step would have freed stays in the pool until a request of
+its size comes. At a step's peak that is at most two arrays of the feed-forward's
+hidden size (tested; 7-17% of the peak of a one-layer model, 7-12% with the
+forward's arrays alone; 4% of the two-layer step above).
 
 What "nothing else refers to it" means, exactly: the array (or, for a view, the
 array that owns the memory) is referred to by the old cache alone -- by Python
@@ -37,6 +47,7 @@ next that takes them. :func:`clear` empties it, ``ENABLED = False`` switches it 
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections import OrderedDict
@@ -51,27 +62,30 @@ MAX_AGE = 64  # offers after which an array nobody took is dropped
 
 _LOCK = threading.Lock()
 _POOL: OrderedDict[int, tuple[tuple, np.ndarray, int]] = OrderedDict()  # id -> (key, a, offer)
-_BY_KEY: dict[tuple, list[int]] = {}  # (shape, dtype) -> ids, newest last
+_BY_KEY: dict[tuple, list[int]] = {}  # (size, dtype) -> ids, newest last
 _STATE = {"held": 0, "offers": 0, "taken": 0}  # bytes pooled, offers and takes so far
 
 
 def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """``np.empty(shape, dtype)``, from the pool where it holds an array of exactly this
-    shape and dtype (its values are whatever was there: write every element)."""
-    dtype = np.dtype(dtype)
-    key = (tuple(shape), dtype.str)
+    """``np.empty(shape, dtype)``, from the pool where it holds an array of as many values
+    of this dtype (then that array reshaped: a view of it where its shape differs, as
+    ``(B N, D)`` rows for a ``(B, N, D)`` request). Its values are whatever was there:
+    write every element."""
+    dtype, shape = np.dtype(dtype), tuple(shape)
+    key = (math.prod(shape), dtype.str)
     if _BY_KEY:
         with _LOCK:
             ids = _BY_KEY.get(key)
             if ids:
                 _STATE["taken"] += 1
-                return _remove(ids[-1])
+                a = _remove(ids[-1])
+                return a if a.shape == shape else a.reshape(shape)  # (C order: a view)
     return np.empty(shape, dtype)
 
 
-def offer(cache: dict) -> None:
-    """Pool the big arrays of ``cache`` (a cache just replaced) that nothing else refers
-    to. The caller drops ``cache`` right after."""
+def offer(cache: dict | list | tuple) -> None:
+    """Pool the big arrays of ``cache`` (a cache just replaced, or a list of temporaries
+    just consumed) that nothing else refers to. The caller drops ``cache`` right after."""
     if not ENABLED or not _WORKS:
         return
     _put(_poolable(cache))
@@ -118,43 +132,62 @@ def _refs(x: Any) -> int:
 _CALL = _refs(object())  # what a call of _refs adds to a count (its argument, twice)
 
 
-def _poolable(cache: dict) -> list[np.ndarray]:
+def _poolable(cache: dict | list | tuple) -> list[np.ndarray]:
     """The arrays of ``cache`` that :func:`offer` may pool, if nothing refers to ``cache``
     itself but the caller of :func:`offer` and :func:`offer` (a cache also kept
-    elsewhere, say by a block that restores it for its backward, gives none)."""
+    elsewhere, say by a block that restores it for its backward, gives none). An array
+    whose memory several views in ``cache`` share (the two bands of a DWT level) is
+    pooled if those views are all that refer to it."""
     owners: list[np.ndarray] = []
+    shared: dict[int, list] = {}  # id(owner) -> [owner, how many of its views cache holds]
     if _refs(cache) == 3 + _CALL:  # the caller's variable, offer's and this argument
-        _collect(cache, owners, 0)
+        _collect(cache, owners, shared, 0)
+    for owner, count in shared.values():
+        if _refs(owner) == count + 2 + _CALL:  # its views' bases, shared's list, this loop
+            owners.append(owner)
     return owners
 
 
-def _collect(container: Any, owners: list, depth: int) -> None:
+def _collect(container: Any, owners: list, shared: dict, depth: int) -> None:
     """Append to ``owners`` the poolable arrays reachable from ``container`` (a dict, list
-    or tuple that only its parent refers to) through containers that only it refers to."""
+    or tuple that only its parent refers to) through containers that only it refers to;
+    count in ``shared`` the views of other arrays found so (:func:`_poolable` checks
+    whether they are all that refer to those)."""
     values = container.values() if isinstance(container, dict) else container
     for v in values:  # v: referred to by the container and by this loop
         if type(v) is np.ndarray:
-            owner = _sole_owner(v)
-            if owner is not None:
-                owners.append(owner)
+            if _refs(v) != 2 + _CALL:  # held elsewhere too
+                continue
+            owner = _memory_owner(v)
+            if owner is v:
+                owners.append(v)
+            elif owner is not None:
+                shared.setdefault(id(owner), [owner, 0])[1] += 1
+            owner = None  # (no reference left behind for _poolable's count)
         elif isinstance(v, (dict, list, tuple)) and depth < 4 and _refs(v) == 2 + _CALL:
-            _collect(v, owners, depth + 1)
+            _collect(v, owners, shared, depth + 1)
 
 
-def _sole_owner(v: np.ndarray) -> np.ndarray | None:
-    """The array owning ``v``'s memory (``v`` or its base), if nothing refers to ``v``
-    but its container and the loop in :func:`_collect`, and nothing to the owner but
-    ``v``; and if it is big, writeable, contiguous. Else None."""
-    if _refs(v) != 3 + _CALL:  # the container, the loop's v, this argument
-        return None
+def _memory_owner(v: np.ndarray) -> np.ndarray | None:
+    """The array owning ``v``'s memory (``v`` or its base), if it may be pooled: a NumPy
+    array that owns its memory, of plain values, big, writeable, contiguous. Else None."""
     owner = v if v.base is None else v.base
     if (type(owner) is not np.ndarray or owner.base is not None or not owner.flags.owndata
             or owner.dtype.hasobject):
         return None
-    if owner is not v and _refs(owner) != 2 + _CALL:  # v's base, this local
-        return None
     ok = owner.nbytes >= MIN_BYTES and owner.flags.writeable and owner.flags.c_contiguous
     return owner if ok else None
+
+
+def _sole_owner(v: np.ndarray) -> np.ndarray | None:
+    """:func:`_memory_owner` of ``v``, if nothing refers to ``v`` but its caller's variable
+    and :func:`give`'s argument, and nothing to the owner but ``v``. Else None."""
+    if _refs(v) != 3 + _CALL:  # the caller's variable, give's argument, this argument
+        return None
+    owner = _memory_owner(v)
+    if owner is not None and owner is not v and _refs(owner) != 2 + _CALL:  # v's base, local
+        return None
+    return owner
 
 
 def _counting_works() -> bool:
@@ -166,9 +199,12 @@ def _counting_works() -> bool:
     base_of_kept_view = np.zeros(n)
     kept_view = base_of_kept_view[:]  # noqa: F841 (kept alive: the probe needs it)
     alone, viewed_alone = np.zeros(n), np.zeros(n).reshape(2, -1)
+    pair, half_kept = np.zeros((2, n)), np.zeros((2, n))
+    other_half = half_kept[1]  # noqa: F841 (kept alive: the probe needs it)
     cache = {"alone": alone, "view": viewed_alone, "kept": kept,
-             "kept_base": base_of_kept_view, "list": [np.zeros(n)]}
-    del alone, viewed_alone
+             "kept_base": base_of_kept_view, "list": [np.zeros(n)],
+             "pair": (pair[0], pair[1]), "half": half_kept[0]}
+    del alone, viewed_alone, pair, half_kept
 
     def offer_like(c: dict) -> list[np.ndarray]:  # the depth of offer's call
         return _poolable(c)
@@ -177,14 +213,14 @@ def _counting_works() -> bool:
     kept_cache = {"alone": np.zeros(n)}
     holder = [kept_cache]  # noqa: F841 (a second reference to kept_cache)
     also_kept = offer_like(kept_cache)
-    expected = [cache["alone"], cache["view"].base, cache["list"][0]]
+    expected = [cache["alone"], cache["list"][0], cache["view"].base, cache["pair"][0].base]
 
     def give_like(a: np.ndarray) -> np.ndarray | None:  # the depth of give's call
         return _sole_owner(a)
 
     given, named_twice = np.zeros(n), np.zeros(n)
     second_name = named_twice  # noqa: F841 (a second reference to named_twice)
-    return (len(owners) == 3 and not also_kept
+    return (len(owners) == 4 and not also_kept
             and all(a is b for a, b in zip(owners, expected, strict=True))
             and give_like(given) is given and give_like(named_twice) is None)
 
@@ -208,7 +244,7 @@ def _put(owners: list[np.ndarray]) -> None:
 
 
 def _add(a: np.ndarray) -> None:
-    key = (a.shape, a.dtype.str)
+    key = (a.size, a.dtype.str)  # what empty() looks for: as many values of the dtype
     _POOL[id(a)] = (key, a, _STATE["offers"])
     _BY_KEY.setdefault(key, []).append(id(a))
     _STATE["held"] += a.nbytes

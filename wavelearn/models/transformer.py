@@ -273,7 +273,9 @@ class WaveletModel(Module):
                              f"got {tuple(dout.shape)}")
         dx = self.final_norm.backward(self._head_backward(cast_to(dout, ref.dtype)))
         for block in reversed(self.blocks):
-            dx = block.backward(dx)  # (B, N, D)
+            dy = dx
+            dx = block.backward(dy)  # (B, N, D)
+            buffers.give(dy)  # consumed: its memory may serve the next array (wavelearn.buffers)
         dx = self.positional.backward(self.embed_drop.backward(dx))  # (B, N, D)
         if self.cache["from_ids"]:
             self.embedding.backward(dx)

@@ -175,9 +175,11 @@ class WaveletBlock(Module):
             self.cache = {}
             self._forward(x, lengths)  # recompute, with the same dropout masks
             self._set_rng_states(after)
-        dh = dy + self.ln2.backward(self.ffn.backward(self.drop2.backward(dy)))  # (B, N, D)
-        dmix = self._mix_backward(self.drop1.backward(dh), lengths)  # (B, N, D)
-        dx = dh + self.ln1.backward(dmix)  # (B, N, D)
+        dh = _plus(self.ln2.backward(_consumed(self.ffn.backward, self.drop2.backward(dy))),
+                   dy)  # (B, N, D): dy + LN2^T FFN^T drop2^T dy
+        dmix = _consumed(self._mix_backward, self.drop1.backward(dh), lengths)  # (B, N, D)
+        dx = _plus(_consumed(self.ln1.backward, dmix), dh)  # (B, N, D)
+        buffers.give(dh)
         if self.checkpoint:  # drop the recomputed caches: only one block holds them at a time
             for m in self.modules():
                 m.cache = {}
@@ -243,6 +245,22 @@ def _dropout_residual(drop: Dropout, branch: Any, x: Any, temporary: bool) -> An
     d, kh = bh.shape[-1], backend.host_view(keep)
     each_row_block(rows, bh.reshape(-1, d), kh.reshape(-1, d), xh.reshape(-1, d))
     return branch  # (B, N, D): written in place
+
+
+def _consumed(backward: Any, dy: Any, *args: Any) -> Any:
+    """``backward(dy, *args)``; then ``dy``, consumed, goes to the pool of
+    :mod:`wavelearn.buffers` (only if nothing else refers to it: a gradient that a
+    dropout passed through unchanged, say, stays with whoever holds it)."""
+    dx = backward(dy, *args)
+    buffers.give(dy)
+    return dx
+
+
+def _plus(g: Any, dy: Any) -> Any:
+    """``dy + g`` for ``g``, the fresh gradient of one of the block's own layers (a
+    LayerNorm's), written over ``g``: no new array (the same bits: ``+`` commutes)."""
+    g += dy
+    return g
 
 
 def _residual(branch: Any, x: Any, temporary: bool) -> Any:

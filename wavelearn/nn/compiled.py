@@ -86,7 +86,7 @@ def layernorm_backward(dy: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
     """``(dx, dw, db)`` for rows ``dy``, ``xhat`` ``(M, D)`` and ``rstd`` ``(M, 1)``."""
     M, D = dy.shape
     blocks = _blocks(M)
-    dx = np.empty_like(dy)
+    dx = buffers.empty(dy.shape, dy.dtype)  # (M, D)
     parts = np.zeros((len(blocks), 2, D), dtype=np.float64)  # per block: dw, db
     run = kernels()["backward"]
     tasks = [(i, a, c) for i, (a, c) in enumerate(blocks)]

@@ -86,7 +86,9 @@ class FeedForward(Module):
         else:
             dh = self.drop.backward(dh)  # (..., hidden)
             dh = self.act.backward(dh)  # (..., hidden)
-        return self.fc1.backward(dh)  # (..., dim)
+        dx = self.fc1.backward(dh)  # (..., dim)
+        buffers.give(dh)  # consumed: its memory may serve the next array (wavelearn.buffers)
+        return dx
 
     def _fusable(self, x: Any) -> bool:
         """Fuse fc1's bias, GELU and dropout: in training, on arrays in the computer's

@@ -85,7 +85,9 @@ class Linear(Module):
         self.weight.accumulate_grad(backend.matmul(dy2.T, x2))  # (out, in)
         if self.bias is not None:
             self.bias.accumulate_grad(column_sums(xp, dy2))  # (out,)
-        dx = backend.matmul(dy2, self.weight.data)  # (M, in)
+        out = (buffers.empty((dy2.shape[0], self.in_features), dy2.dtype)  # pooled memory,
+               if isinstance(dy2, np.ndarray) else None)  # as forward's output (NumPy)
+        dx = backend.matmul(dy2, self.weight.data, out=out)  # (M, in)
         return xp.reshape(dx, tuple(x.shape))  # (..., in)
 
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, backend_of
 from wavelearn.dwt import transforms as tr
 from wavelearn.dwt.causal import (
@@ -86,7 +87,7 @@ def identity_weight(mixing_mode: str, n_bands: int, dim: int) -> np.ndarray:
 def mix_forward(xp: Any, mode: str, bands: list, weight: Any, repeats: list[int]) -> list:
     r"""Apply :math:`f_\theta` (see the module docstring) to ``bands``."""
     if mode == "pointwise":
-        return [c * weight[k] for k, c in enumerate(bands)]  # (B, n_k, D)
+        return [_times(c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
     if mode == "channel":
         return [xp.matmul(c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
     grid = _grid_length(bands, repeats)
@@ -111,9 +112,9 @@ def mix_backward(
     :math:`\bar c_k = R_k^\top \sum_j M_{jk} \odot \bar S_j`.
     """
     if mode == "pointwise":
-        dw = xp.stack([column_sums(xp, xp.reshape(c * g, (-1, c.shape[-1])))
+        dw = xp.stack([column_sums(xp, xp.reshape(_times(c, g), (-1, c.shape[-1])))
                        for c, g in zip(bands, dout, strict=True)])  # (K, D)
-        return [g * weight[k] for k, g in enumerate(dout)], dw  # (K, D)
+        return [_times(g, weight[k]) for k, g in enumerate(dout)], dw  # (K, D)
     if mode == "channel":
         dw = xp.stack([_batched_outer(xp, c, g) for c, g in zip(bands, dout, strict=True)])
         return [xp.matmul(g, weight[k].T) for k, g in enumerate(dout)], dw  # (K, D, D)
@@ -126,6 +127,15 @@ def mix_backward(
         for k, (c, r) in enumerate(zip(bands, repeats, strict=True))
     ]
     return dbands, dw  # dw (K, K, D)
+
+
+def _times(c: Any, w: Any) -> Any:
+    """``c * w``; for NumPy arrays into memory from :mod:`wavelearn.buffers` (the same
+    bits, and no fresh pages for a long sequence)."""
+    if not (isinstance(c, np.ndarray) and isinstance(w, np.ndarray)):
+        return c * w
+    out = buffers.empty(np.broadcast_shapes(c.shape, w.shape), np.result_type(c, w))
+    return np.multiply(c, w, out=out)  # (B, n, D)
 
 
 def _batched_outer(xp: Any, c: Any, g: Any) -> Any:
