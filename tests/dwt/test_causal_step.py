@@ -101,3 +101,40 @@ def test_history_holds_exactly_the_receptive_field(wavelet: str) -> None:
     x[0, 0] = 1.0
     a3 = causal_analysis(np, x, h, 3)[0][0, :, 0]
     assert a3[reach] != 0.0 and a3[reach + 1] == 0.0
+
+
+def _plain_filter(x: np.ndarray, h: np.ndarray, dilation: int, adjoint: bool) -> np.ndarray:
+    """The textbook loop with a new array per tap (as before the scratch buffer)."""
+    n, s = x.shape[1], np.zeros_like(x)
+    for i, hi in enumerate(h.tolist()):
+        lag = i * dilation
+        if lag < n and hi != 0.0:
+            if adjoint:
+                s[:, : n - lag, :] += hi * x[:, lag:, :]
+            else:
+                s[:, lag:, :] += hi * x[:, : n - lag, :]
+    return s
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("adjoint", [False, True], ids=["filter", "adjoint"])
+def test_the_scratch_buffer_gives_the_bits_of_a_new_array_per_tap(dtype, adjoint: bool,
+                                                                  monkeypatch) -> None:
+    """NumPy's products go into one buffer in turn (and the result into pooled memory,
+    which may hold old values): the same bits as the plain loop, negative zeros included."""
+    from wavelearn import buffers
+    from wavelearn.dwt.causal import causal_filter, causal_filter_adjoint
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 300, 5)).astype(dtype)
+    x[0, :7] = -0.0
+    h = causal_lowpass("db4")
+    monkeypatch.setattr(buffers, "MIN_BYTES", 1)  # pool this test's small arrays
+    fn = causal_filter_adjoint if adjoint else causal_filter
+    for dilation in (1, 4, 512):
+        buffers.give(np.full(x.size, np.nan, dtype))  # stale memory the pool hands out
+        got = fn(np, x, h, dilation)
+        want = _plain_filter(x, h, dilation, adjoint)
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    buffers.clear()

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import backend_of
 from wavelearn.dwt.wavelets import as_wavelet
 
@@ -68,23 +69,55 @@ def causal_filter(xp: Any, x: Any, h: np.ndarray, dilation: int) -> Any:
     r"""Causal dilated convolution along axis 1, zeros before the start:
     :math:`s[t] = \sum_i \bar h[i]\, x[t - i\delta]`. Reads no sample after ``t``."""
     n = x.shape[1]
-    s = xp.zeros_like(x)  # (B, N, D)
+    s, scratch = _zeros(xp, x), _scratch(x)  # (B, N, D) each
     for i, hi in enumerate(h.tolist()):
         lag = i * dilation
         if lag < n and hi != 0.0:
-            s[:, lag:, :] += hi * x[:, : n - lag, :]
+            s[:, lag:, :] += _times(hi, x[:, : n - lag, :], scratch)
+    buffers.give(scratch)
     return s
 
 
 def causal_filter_adjoint(xp: Any, g: Any, h: np.ndarray, dilation: int) -> Any:
     r"""Adjoint of :func:`causal_filter`: :math:`z[t] = \sum_i \bar h[i]\, g[t + i\delta]`."""
     n = g.shape[1]
-    z = xp.zeros_like(g)  # (B, N, D)
+    z, scratch = _zeros(xp, g), _scratch(g)  # (B, N, D) each
     for i, hi in enumerate(h.tolist()):
         lag = i * dilation
         if lag < n and hi != 0.0:
-            z[:, : n - lag, :] += hi * g[:, lag:, :]
+            z[:, : n - lag, :] += _times(hi, g[:, lag:, :], scratch)
+    buffers.give(scratch)
     return z
+
+
+def _zeros(xp: Any, x: Any) -> Any:
+    """Zeros like ``x``; for NumPy in memory from :mod:`wavelearn.buffers`."""
+    if not isinstance(x, np.ndarray):
+        return xp.zeros_like(x)
+    z = buffers.empty(x.shape, x.dtype)
+    z.fill(0)
+    return z
+
+
+def _scratch(x: Any) -> np.ndarray | None:
+    """For a NumPy ``x``, one buffer of its shape (from :mod:`wavelearn.buffers`) that
+    every tap's product is written into in turn; None for other arrays."""
+    return buffers.empty(x.shape, x.dtype) if isinstance(x, np.ndarray) else None
+
+
+def _times(hi: float, v: Any, scratch: np.ndarray | None) -> Any:
+    """``hi * v``, written into the first rows of ``scratch`` where there is one (the same
+    values, without a new array per tap: eight of them per level for db4)."""
+    if scratch is None:
+        return hi * v
+    return np.multiply(v, hi, out=scratch[:, : v.shape[1]])  # (B, n, D)
+
+
+def _minus(a: Any, b: Any) -> Any:
+    """``a - b``; for NumPy arrays in memory from :mod:`wavelearn.buffers`."""
+    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+        return a - b
+    return np.subtract(a, b, out=buffers.empty(a.shape, np.result_type(a, b)))
 
 
 def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
@@ -103,7 +136,7 @@ def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
     a, details = x, []
     for j in range(1, levels + 1):
         s = causal_filter(xp, a, h, 2 ** (j - 1))  # (B, N, D)
-        details.append(a - s)
+        details.append(_minus(a, s))  # (B, N, D)
         a = s
     return [a, *details[::-1]]
 
@@ -115,7 +148,12 @@ def causal_analysis_adjoint(xp: Any, dbands: list, h: np.ndarray) -> Any:
     da = dbands[0]
     for j in range(levels, 0, -1):
         dd = dbands[levels - j + 1]  # gradient of d_j
-        da = dd + causal_filter_adjoint(xp, da - dd, h, 2 ** (j - 1))
+        g = _minus(da, dd)  # (B, N, D)
+        z = causal_filter_adjoint(xp, g, h, 2 ** (j - 1))  # (B, N, D)
+        buffers.give(g)
+        z += dd  # dd + C^T g, written over z (the same bits: + commutes)
+        consumed, da = da, z
+        buffers.give(consumed)  # (a band of dbands stays its list's)
     return da
 
 
