@@ -3,6 +3,8 @@ those that nothing else refers to; a training step gives the same bits with and 
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
 
@@ -206,6 +208,20 @@ def test_an_array_of_as_many_values_serves_a_request_of_another_shape() -> None:
     a = buffers.empty((2, BIG // 2), np.float64)
     assert a.shape == (2, BIG // 2) and a.base is t and a[1, 0] == BIG // 2
     assert buffers.empty((BIG,), np.float32).base is None  # another dtype: new memory
+
+
+@pytest.mark.parametrize("op", [operator.add, operator.sub, operator.mul])
+def test_combine_is_the_operator_written_into_pooled_memory(op) -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, BIG // 2)).astype(np.float32)
+    b = rng.standard_normal(BIG // 2)  # float64, broadcast along the rows
+    t = np.empty(BIG)
+    buffers.give(t)  # as many float64 values as the result
+    got, want = buffers.combine(op, a, b), op(a, b)
+    assert got.dtype == want.dtype and got.base is t
+    np.testing.assert_array_equal(got, want)
+    scaled = buffers.combine(op, a, 2.0)  # not two arrays: the operator itself
+    assert scaled.dtype == np.float32 and np.array_equal(scaled, op(a, 2.0))
 
 
 def _two_bands() -> list:

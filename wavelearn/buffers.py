@@ -48,6 +48,7 @@ next that takes them. :func:`clear` empties it, ``ENABLED = False`` switches it 
 from __future__ import annotations
 
 import math
+import operator
 import sys
 import threading
 from collections import OrderedDict
@@ -83,12 +84,25 @@ def empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return np.empty(shape, dtype)
 
 
-def offer(cache: dict | list | tuple) -> None:
-    """Pool the big arrays of ``cache`` (a cache just replaced, or a list of temporaries
-    just consumed) that nothing else refers to. The caller drops ``cache`` right after."""
+def offer(cache: dict) -> None:
+    """Pool the big arrays of ``cache`` (a cache just replaced) that nothing else refers
+    to. The caller drops ``cache`` right after."""
     if not ENABLED or not _WORKS:
         return
     _put(_poolable(cache))
+
+
+_UFUNCS = {operator.add: np.add, operator.sub: np.subtract, operator.mul: np.multiply}
+
+
+def combine(op: Any, a: Any, b: Any) -> Any:
+    """``op(a, b)`` for ``op`` one of ``operator.add``, ``sub``, ``mul``: for two NumPy
+    arrays written into memory from the pool (NumPy's ufunc with ``out=``: the same
+    values), for other arrays the operator itself."""
+    if not (type(a) is np.ndarray and type(b) is np.ndarray):
+        return op(a, b)
+    out = empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a, b))
+    return _UFUNCS[op](a, b, out=out)
 
 
 def give(a: Any) -> None:
@@ -132,7 +146,7 @@ def _refs(x: Any) -> int:
 _CALL = _refs(object())  # what a call of _refs adds to a count (its argument, twice)
 
 
-def _poolable(cache: dict | list | tuple) -> list[np.ndarray]:
+def _poolable(cache: dict) -> list[np.ndarray]:
     """The arrays of ``cache`` that :func:`offer` may pool, if nothing refers to ``cache``
     itself but the caller of :func:`offer` and :func:`offer` (a cache also kept
     elsewhere, say by a block that restores it for its backward, gives none). An array

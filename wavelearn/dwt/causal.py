@@ -26,6 +26,7 @@ those positions. The state holds :math:`(F-1)(2^J - 1)` vectors of size
 
 from __future__ import annotations
 
+from operator import sub
 from typing import Any
 
 import numpy as np
@@ -113,13 +114,6 @@ def _times(hi: float, v: Any, scratch: np.ndarray | None) -> Any:
     return np.multiply(v, hi, out=scratch[:, : v.shape[1]])  # (B, n, D)
 
 
-def _minus(a: Any, b: Any) -> Any:
-    """``a - b``; for NumPy arrays in memory from :mod:`wavelearn.buffers`."""
-    if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
-        return a - b
-    return np.subtract(a, b, out=buffers.empty(a.shape, np.result_type(a, b)))
-
-
 def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
     r"""Causal *à trous* decomposition: ``[a_J, d_J, ..., d_1]``, each ``(B, N, D)``.
 
@@ -136,7 +130,7 @@ def causal_analysis(xp: Any, x: Any, h: np.ndarray, levels: int) -> list:
     a, details = x, []
     for j in range(1, levels + 1):
         s = causal_filter(xp, a, h, 2 ** (j - 1))  # (B, N, D)
-        details.append(_minus(a, s))  # (B, N, D)
+        details.append(buffers.combine(sub, a, s))  # (B, N, D): a - s
         a = s
     return [a, *details[::-1]]
 
@@ -148,7 +142,7 @@ def causal_analysis_adjoint(xp: Any, dbands: list, h: np.ndarray) -> Any:
     da = dbands[0]
     for j in range(levels, 0, -1):
         dd = dbands[levels - j + 1]  # gradient of d_j
-        g = _minus(da, dd)  # (B, N, D)
+        g = buffers.combine(sub, da, dd)  # (B, N, D): da - dd
         z = causal_filter_adjoint(xp, g, h, 2 ** (j - 1))  # (B, N, D)
         buffers.give(g)
         z += dd  # dd + C^T g, written over z (the same bits: + commutes)

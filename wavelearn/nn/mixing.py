@@ -42,6 +42,7 @@ the identity, so that a fresh layer reconstructs its input exactly:
 
 from __future__ import annotations
 
+from operator import mul
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,7 @@ def identity_weight(mixing_mode: str, n_bands: int, dim: int) -> np.ndarray:
 def mix_forward(xp: Any, mode: str, bands: list, weight: Any, repeats: list[int]) -> list:
     r"""Apply :math:`f_\theta` (see the module docstring) to ``bands``."""
     if mode == "pointwise":
-        return [_times(c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
+        return [buffers.combine(mul, c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
     if mode == "channel":
         return [xp.matmul(c, weight[k]) for k, c in enumerate(bands)]  # (B, n_k, D)
     grid = _grid_length(bands, repeats)
@@ -112,9 +113,9 @@ def mix_backward(
     :math:`\bar c_k = R_k^\top \sum_j M_{jk} \odot \bar S_j`.
     """
     if mode == "pointwise":
-        dw = xp.stack([column_sums(xp, xp.reshape(_times(c, g), (-1, c.shape[-1])))
+        dw = xp.stack([column_sums(xp, xp.reshape(buffers.combine(mul, c, g), (-1, c.shape[-1])))
                        for c, g in zip(bands, dout, strict=True)])  # (K, D)
-        return [_times(g, weight[k]) for k, g in enumerate(dout)], dw  # (K, D)
+        return [buffers.combine(mul, g, weight[k]) for k, g in enumerate(dout)], dw  # (K, D)
     if mode == "channel":
         dw = xp.stack([_batched_outer(xp, c, g) for c, g in zip(bands, dout, strict=True)])
         return [xp.matmul(g, weight[k].T) for k, g in enumerate(dout)], dw  # (K, D, D)
@@ -127,15 +128,6 @@ def mix_backward(
         for k, (c, r) in enumerate(zip(bands, repeats, strict=True))
     ]
     return dbands, dw  # dw (K, K, D)
-
-
-def _times(c: Any, w: Any) -> Any:
-    """``c * w``; for NumPy arrays into memory from :mod:`wavelearn.buffers` (the same
-    bits, and no fresh pages for a long sequence)."""
-    if not (isinstance(c, np.ndarray) and isinstance(w, np.ndarray)):
-        return c * w
-    out = buffers.empty(np.broadcast_shapes(c.shape, w.shape), np.result_type(c, w))
-    return np.multiply(c, w, out=out)  # (B, n, D)
 
 
 def _batched_outer(xp: Any, c: Any, g: Any) -> Any:
