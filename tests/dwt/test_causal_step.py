@@ -118,20 +118,24 @@ def _plain_filter(x: np.ndarray, h: np.ndarray, dilation: int, adjoint: bool) ->
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("adjoint", [False, True], ids=["filter", "adjoint"])
-def test_the_scratch_buffer_gives_the_bits_of_a_new_array_per_tap(dtype, adjoint: bool,
-                                                                  monkeypatch) -> None:
-    """NumPy's products go into one buffer in turn (and the result into pooled memory,
-    which may hold old values): the same bits as the plain loop, negative zeros included."""
+@pytest.mark.parametrize("loops", [True, False], ids=["compiled", "scratch"])
+def test_numpy_paths_give_the_bits_of_a_new_array_per_tap(dtype, adjoint: bool, loops: bool,
+                                                         monkeypatch) -> None:
+    """NumPy arrays take one compiled pass, or (``USE_COMPILED = False``) write every
+    tap's product into one buffer in turn; both into pooled memory, which may hold old
+    values. The same bits as the plain loop, negative zeros included."""
     from wavelearn import buffers
+    from wavelearn.dwt import compiled
     from wavelearn.dwt.causal import causal_filter, causal_filter_adjoint
 
+    monkeypatch.setattr(compiled, "USE_COMPILED", loops)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 300, 5)).astype(dtype)
     x[0, :7] = -0.0
     h = causal_lowpass("db4")
     monkeypatch.setattr(buffers, "MIN_BYTES", 1)  # pool this test's small arrays
     fn = causal_filter_adjoint if adjoint else causal_filter
-    for dilation in (1, 4, 512):
+    for dilation in (1, 4, 43, 512):
         buffers.give(np.full(x.size, np.nan, dtype))  # stale memory the pool hands out
         got = fn(np, x, h, dilation)
         want = _plain_filter(x, h, dilation, adjoint)

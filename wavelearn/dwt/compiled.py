@@ -24,6 +24,11 @@ callers pass :func:`flat` views: the buffer from an array's first element, and
 its strides in elements. Two bands, real float32/float64, finite data only (as
 the blocked path, whose checks they share). Tests check them against the tap
 loop of :mod:`wavelearn.dwt.textbook`. ``USE_COMPILED = False`` switches them off.
+
+The decoder's causal bank has one loop here too, :func:`causal_filter`: a dilated
+causal filter (or its adjoint) in one pass, the sums of NumPy's tap-by-tap loop in
+the same order and roundings (tested bit for bit), instead of a pass over memory
+per tap.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn import jit
+from wavelearn import buffers, jit
+from wavelearn.dwt.chunks import chunks
+from wavelearn.threads import run_tasks
 
 USE_COMPILED = True  # the blocked middle of a level runs these loops
 PARALLEL_MIN = 1 << 17  # outputs from which the loops share the threads (they run at ~1 ns each)
@@ -72,6 +79,8 @@ def _build(njit: Any) -> dict[str, Any]:
         # a sum in any order: the bound needs no particular rounding (finite.py)
         "squares": njit(nogil=True, cache=True,
                         fastmath={"reassoc", "contract"})(_sum_squares_loop),
+        # no fastmath: each product and each sum rounded, as NumPy's loop does them
+        "causal": njit(nogil=True, cache=True)(_causal_loops),
     }
 
 
@@ -100,6 +109,30 @@ def filter_up_rows(bands: list, filters: np.ndarray, k0: int, z: np.ndarray,
     zb, (zs0, zs1, _) = flat(z)
     kernels()["up"](ab, as0, as1, db, ds0, ds1, f, _negative_zero(z.dtype), k0, zb, zs0, zs1,
                     ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
+
+
+def causal_available(x: Any) -> bool:
+    """Whether :func:`causal_filter` may run on ``x``: a C-contiguous ``(B, N, D)`` NumPy
+    array that :func:`available` takes."""
+    return (isinstance(x, np.ndarray) and x.ndim == 3 and x.flags.c_contiguous
+            and available(x))
+
+
+def causal_filter(x: np.ndarray, h: np.ndarray, dilation: int, adjoint: bool) -> np.ndarray:
+    r""":func:`wavelearn.dwt.causal.causal_filter` (``adjoint``: its adjoint) of ``x``
+    ``(B, N, D)`` in one pass: :math:`s[t] = \sum_i \bar h[i]\, x[t \mp i\delta]` with
+    the terms added in the tap order of the NumPy loop to a zero, each product and
+    each sum rounded in ``x``'s dtype (no fused multiply-add): the same bits, without
+    a pass over memory per tap. The result comes from :mod:`wavelearn.buffers`."""
+    B, N, D = x.shape
+    taps = [(i * dilation, hi) for i, hi in enumerate(h.tolist()) if i * dilation < N and hi]
+    lags = np.array([lag for lag, _ in taps], dtype=np.int64)  # (taps,)
+    coef = np.array([hi for _, hi in taps], dtype=x.dtype)  # (taps,): as NumPy casts hi
+    s = buffers.empty(x.shape, x.dtype)  # (B, N, D)
+    loop, sign = kernels()["causal"], -1 if adjoint else 1
+    run_tasks(lambda bs, ts: loop(x, coef, lags, sign, s, bs.start, bs.stop, ts.start, ts.stop),
+              chunks(B, N, D), parallel=s.size >= PARALLEL_MIN)
+    return s
 
 
 def _negative_zero(dtype: Any) -> np.ndarray:
@@ -202,3 +235,20 @@ def _sum_squares_loop(x, s0, R, L):
             acc += v * v
         total += acc
     return total
+
+
+def _causal_loops(x, h, lags, sign, s, b0, b1, t0, t1):  # noqa: PLR0913
+    """:func:`causal_filter` for rows ``b0:b1``, positions ``t0:t1``: each output row
+    starts at zero and adds tap ``k``'s product when its sample ``t - sign lags[k]``
+    exists, channels innermost (vectorised)."""
+    N, D = x.shape[1], x.shape[2]
+    for b in range(b0, b1):
+        for t in range(t0, t1):
+            for d in range(D):
+                s[b, t, d] = 0.0
+            for k in range(h.shape[0]):
+                src = t - sign * lags[k]
+                if 0 <= src < N:
+                    hk = h[k]
+                    for d in range(D):
+                        s[b, t, d] += hk * x[b, src, d]
