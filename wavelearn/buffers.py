@@ -177,7 +177,6 @@ def _collect(container: Any, owners: list, shared: dict, depth: int) -> None:
                 owners.append(v)
             elif owner is not None:
                 shared.setdefault(id(owner), [owner, 0])[1] += 1
-            owner = None  # (no reference left behind for _poolable's count)
         elif isinstance(v, (dict, list, tuple)) and depth < 4 and _refs(v) == 2 + _CALL:
             _collect(v, owners, shared, depth + 1)
 
