@@ -62,7 +62,7 @@ def test_filter_up_rows_equals_the_taps(F, dtype):
 @pytest.fixture(name="spy")
 def spy_fixture(monkeypatch):
     calls = {"down": 0, "up": 0}
-    for key, name in (("down", "filter_down_rows"), ("up", "filter_up_rows")):
+    for key, name in (("down", "down_rows_task"), ("up", "up_rows_task")):
         real = getattr(compiled, name)
 
         def counted(*args, _real=real, _key=key):

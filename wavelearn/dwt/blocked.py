@@ -100,8 +100,8 @@ def _filter_down_tblocks(x: np.ndarray, filters: np.ndarray, n_out: int,
     (P, _, Q), B, T = x.shape, filters.shape[0], TBLOCK
     if B == 2 and compiled.available(x, y_pobq):  # all positions, as compiled loops
         cut = [(ps, os_, slice(0, Q)) for ps, os_ in chunks(P, n_out, B * Q)]
-        run_tasks(lambda ps, os_, qs: compiled.filter_down_rows(x, filters, y_pobq, ps, os_, qs),
-                  cut, parallel=P * n_out * B * Q >= compiled.PARALLEL_MIN)
+        run_tasks(compiled.down_rows_task(x, filters, y_pobq), cut,
+                  parallel=P * n_out * B * Q >= compiled.PARALLEL_MIN)
         return n_out
     R = n_out // T
     if R == 0:
@@ -153,8 +153,8 @@ def filter_up_blocked(bands: list, filters: np.ndarray, length: int, start: int 
     if n_blocks and len(bands) == 2 and Q > 1 and compiled.available(*bands, z):
         pairs, zm = T * n_blocks, z[:, lo:hi]  # the same pairs, as compiled loops
         cut = [(ps, ks, slice(0, Q)) for ps, ks in chunks(P, pairs, 2 * Q)]
-        run_tasks(lambda ps, ks, qs: compiled.filter_up_rows(bands, filters, k0, zm, ps, ks, qs),
-                  cut, parallel=zm.size >= compiled.PARALLEL_MIN)
+        run_tasks(compiled.up_rows_task(bands, filters, k0, zm), cut,
+                  parallel=zm.size >= compiled.PARALLEL_MIN)
     elif n_blocks:
         if yy is not None:
             _filter_up_fused(yy, len(bands), filters, k0, T, z[:, lo:hi])

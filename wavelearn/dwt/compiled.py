@@ -33,6 +33,7 @@ per tap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -89,11 +90,24 @@ def filter_down_rows(x: np.ndarray, filters: np.ndarray, y: np.ndarray,
     r"""``y[p, o, b, q]`` <- :math:`\sum_i f_b[i]\, x[p, 2o + i, q]` for ``p`` in ``ps``,
     ``o`` in ``os_``, ``q`` in ``qs``; ``x`` ``(P, N, Q)``, ``y`` ``(P, n_out, 2, Q)``
     (any strides with contiguous channels), ``filters`` ``(2, F)``."""
+    down_rows_task(x, filters, y)(ps, os_, qs)
+
+
+def down_rows_task(x: np.ndarray, filters: np.ndarray,
+                   y: np.ndarray) -> Callable[[slice, slice, slice], None]:
+    """:func:`filter_down_rows` of ``x`` into ``y`` as a function of the ranges
+    ``(ps, os_, qs)``: the flat views and the filters made once for all the chunks of
+    a level (they cost as much as a small chunk's loops)."""
     xb, (xs0, xs1, _) = flat(x)
     yb, (ys0, ys1, ysb, _) = flat(y)
     f = np.ascontiguousarray(filters, dtype=x.dtype)  # (2, F)
-    kernels()["down"](xb, xs0, xs1, f, _negative_zero(x.dtype), yb, ys0, ys1, ysb,
-                      ps.start, ps.stop, os_.start, os_.stop, qs.start, qs.stop)
+    nz, loops = _negative_zero(x.dtype), kernels()["down"]
+
+    def task(ps: slice, os_: slice, qs: slice) -> None:
+        loops(xb, xs0, xs1, f, nz, yb, ys0, ys1, ysb,
+              ps.start, ps.stop, os_.start, os_.stop, qs.start, qs.stop)
+
+    return task
 
 
 def filter_up_rows(bands: list, filters: np.ndarray, k0: int, z: np.ndarray,
@@ -102,13 +116,25 @@ def filter_up_rows(bands: list, filters: np.ndarray, k0: int, z: np.ndarray,
     for pairs ``k`` in ``ks``; ``bands`` two ``(P, n, Q)`` arrays, ``z``
     ``(P, 2 n_pairs, Q)`` (any strides with contiguous channels), ``filters`` ``(2, F)``.
     Every coefficient read must exist: :math:`k_0 \ge J - 1`, :math:`J = \lceil F/2 \rceil`."""
+    up_rows_task(bands, filters, k0, z)(ps, ks, qs)
+
+
+def up_rows_task(bands: list, filters: np.ndarray, k0: int,
+                 z: np.ndarray) -> Callable[[slice, slice, slice], None]:
+    """:func:`filter_up_rows` as a function of the ranges ``(ps, ks, qs)``, its set-up
+    made once (as :func:`down_rows_task`)."""
     F = filters.shape[1]
     f = np.zeros((2, F + F % 2), dtype=z.dtype)  # (2, 2J): an odd filter ends in a zero
     f[:, :F] = filters
     (ab, (as0, as1, _)), (db, (ds0, ds1, _)) = flat(bands[0]), flat(bands[1])
     zb, (zs0, zs1, _) = flat(z)
-    kernels()["up"](ab, as0, as1, db, ds0, ds1, f, _negative_zero(z.dtype), k0, zb, zs0, zs1,
-                    ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
+    nz, loops = _negative_zero(z.dtype), kernels()["up"]
+
+    def task(ps: slice, ks: slice, qs: slice) -> None:
+        loops(ab, as0, as1, db, ds0, ds1, f, nz, k0, zb, zs0, zs1,
+              ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
+
+    return task
 
 
 def causal_available(x: Any) -> bool:
