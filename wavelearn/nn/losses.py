@@ -14,6 +14,7 @@ from typing import Any
 from array_api_compat import device as device_of
 
 from wavelearn.backend import array_namespace
+from wavelearn.nn.rowwise import by_row_blocks
 
 
 def log_softmax(z: Any, axis: int = -1) -> Any:
@@ -39,6 +40,16 @@ class CrossEntropyLoss:
     where :math:`V` are the positions whose target is not ``ignore_index`` (as
     ``torch.nn.functional.cross_entropy``). With no valid target the loss is
     ``nan`` (as torch) and the gradient is zero.
+
+    The forward keeps two numbers per row, :math:`m = \max_k z_k` and
+    :math:`\log \sum_k e^{z_k - m}` (:func:`log_softmax`'s), and a reference to
+    ``logits`` -- not the ``(M, C)`` log-probabilities: a language model's logits are
+    its biggest arrays (``(B, N, V)``). The backward recomputes
+    :math:`\mathrm{softmax}(z) = e^{(z - m) - \log\sum}` from them, the same
+    operations as :func:`log_softmax` (the same bits). NumPy arrays go block of rows by
+    block (:func:`~wavelearn.nn.rowwise.by_row_blocks`): the temporaries stay in the
+    cache and the gradient is the one full-size array written. So do not write into
+    ``logits`` between ``forward`` and ``backward``.
     """
 
     def __init__(self, ignore_index: int = -100) -> None:
@@ -58,25 +69,41 @@ class CrossEntropyLoss:
         if t.shape[0] and (int(xp.min(t)) < 0 or int(xp.max(t)) >= num_classes):
             raise ValueError(f"CrossEntropyLoss: targets must be in [0, {num_classes}) "
                              f"or ignore_index={self.ignore_index}")
-        logp = log_softmax(z)  # (M, C)
-        picked = xp.take_along_axis(logp, xp.reshape(t, (-1, 1)), axis=-1)[:, 0]  # (M,)
-        valid_f = xp.astype(valid, logp.dtype)  # (M,)
+        m, log_sum = by_row_blocks(_row_log_sum_exp, z)  # (M, 1) each
+        picked = xp.take_along_axis(z, xp.reshape(t, (-1, 1)), axis=-1)  # (M, 1)
+        picked = ((picked - m) - log_sum)[:, 0]  # (M,) log softmax(z)_t
+        valid_f = xp.astype(valid, z.dtype)  # (M,)
         count = int(xp.sum(xp.astype(valid, xp.int64)))
-        self.cache = {"logp": logp, "t": t, "valid": valid_f, "count": count,
-                      "shape": tuple(logits.shape)}
+        self.cache = {"z": z, "m": m, "log_sum": log_sum, "t": t, "valid": valid_f,
+                      "count": count, "shape": tuple(logits.shape)}
         if count == 0:
             return math.nan
         return float(-xp.sum(picked * valid_f)) / count
 
     def backward(self) -> Any:
-        logp, t, valid = self.cache["logp"], self.cache["t"], self.cache["valid"]
-        xp = array_namespace(logp)
-        num_classes = logp.shape[-1]
-        classes = xp.arange(num_classes, device=device_of(logp))  # (C,)
-        onehot = xp.astype(xp.reshape(t, (-1, 1)) == classes, logp.dtype)  # (M, C)
-        scale = xp.reshape(valid, (-1, 1)) / max(self.cache["count"], 1)  # (M, 1)
-        dz = (xp.exp(logp) - onehot) * scale  # (M, C)
-        return xp.reshape(dz, self.cache["shape"])  # (..., C)
+        c = self.cache
+        xp = array_namespace(c["z"])
+        scale = xp.reshape(c["valid"], (-1, 1)) / max(c["count"], 1)  # (M, 1)
+        dz = by_row_blocks(_softmax_minus_onehot, c["z"], c["m"], c["log_sum"],
+                           xp.reshape(c["t"], (-1, 1)), scale)  # (M, C)
+        return xp.reshape(dz, c["shape"])  # (..., C)
+
+
+def _row_log_sum_exp(z: Any) -> tuple[Any, Any]:
+    r"""``(m, log_sum)`` of rows ``z`` ``(M, C)``: :math:`m = \max_k z_k` and
+    :math:`\log \sum_k e^{z_k - m}`, each ``(M, 1)``."""
+    xp = array_namespace(z)
+    m = xp.max(z, axis=-1, keepdims=True)  # (M, 1)
+    return m, xp.log(xp.sum(xp.exp(z - m), axis=-1, keepdims=True))  # (M, 1) each
+
+
+def _softmax_minus_onehot(z: Any, m: Any, log_sum: Any, t: Any, scale: Any) -> Any:
+    r""":math:`(\mathrm{softmax}(z) - \mathrm{onehot}(t))\, s` for rows ``z`` ``(M, C)``,
+    with ``m``, ``log_sum``, ``t`` (targets) and ``s`` ``(M, 1)``."""
+    xp = array_namespace(z)
+    classes = xp.arange(z.shape[-1], device=device_of(z))  # (C,)
+    onehot = xp.astype(t == classes, z.dtype)  # (M, C)
+    return (xp.exp((z - m) - log_sum) - onehot) * scale  # (M, C)
 
 
 class MSELoss:

@@ -59,7 +59,7 @@ from wavelearn.dwt.causal import (
 )
 from wavelearn.dwt.wavelets import as_wavelet, check_mode
 from wavelearn.nn.module import Module, cast_to, new_parameter
-from wavelearn.nn.rowwise import column_sums
+from wavelearn.nn.rowwise import by_row_blocks, column_sums
 
 MIXING_MODES = ("pointwise", "channel", "level")
 
@@ -113,7 +113,7 @@ def mix_backward(
     :math:`\bar c_k = R_k^\top \sum_j M_{jk} \odot \bar S_j`.
     """
     if mode == "pointwise":
-        dw = xp.stack([column_sums(xp, xp.reshape(buffers.combine(mul, c, g), (-1, c.shape[-1])))
+        dw = xp.stack([_pointwise_weight_grad(xp, c, g)
                        for c, g in zip(bands, dout, strict=True)])  # (K, D)
         return [buffers.combine(mul, g, weight[k]) for k, g in enumerate(dout)], dw  # (K, D)
     if mode == "channel":
@@ -128,6 +128,32 @@ def mix_backward(
         for k, (c, r) in enumerate(zip(bands, repeats, strict=True))
     ]
     return dbands, dw  # dw (K, K, D)
+
+
+def _pointwise_weight_grad(xp: Any, c: Any, g: Any) -> Any:
+    r""":math:`\bar w = \sum_{b,i} c \odot g` over batch and positions, ``(D,)``; the
+    product's memory goes back to :mod:`wavelearn.buffers` once summed."""
+    prod = buffers.combine(mul, c, g)  # (B, n, D)
+    dw = column_sums(xp, xp.reshape(prod, (-1, c.shape[-1])))  # (D,)
+    buffers.give(prod)
+    return dw
+
+
+def pointwise_sum(xp: Any, bands: list, weight: Any) -> Any:
+    r""":math:`y = \sum_k c_k \odot w_k`: the pointwise map and the causal synthesis (a
+    sum of the bands) in one pass, the products added in band order. NumPy arrays go
+    block of rows by block (:func:`~wavelearn.nn.rowwise.by_row_blocks`): the products
+    stay in the cache, ``y`` is the one array written."""
+    D = bands[0].shape[-1]
+
+    def rows(*blocks: Any) -> Any:  # (M, D) each
+        y = blocks[0] * weight[0]
+        for k in range(1, len(blocks)):
+            y += blocks[k] * weight[k]
+        return y  # (M, D)
+
+    y = by_row_blocks(rows, *(xp.reshape(c, (-1, D)) for c in bands))  # (B N, D)
+    return xp.reshape(y, bands[0].shape)  # (B, N, D)
 
 
 def _batched_outer(xp: Any, c: Any, g: Any) -> Any:
@@ -272,7 +298,13 @@ class CausalWaveletMixing(_MixingBase):
             bands = kernels.causal_analysis(x, self.lowpass, self.levels)
         repeats = [1] * len(bands)
         self.cache = {"bands": bands, "repeats": repeats}
-        return sum(self._mix(xp, bands, repeats))  # (B, N, D)
+        return self._mixed_sum(xp, bands)  # (B, N, D)
+
+    def _mixed_sum(self, xp: Any, bands: list) -> Any:
+        """The coefficient map, then the synthesis: the sum of the mixed bands."""
+        if self.mixing_mode == "pointwise":
+            return pointwise_sum(xp, bands, self.weight.data)  # (B, n, D)
+        return sum(self._mix(xp, bands, [1] * len(bands)))  # (B, n, D)
 
     # -- streaming: the same map, one chunk of new positions at a time ------------------
 
@@ -299,7 +331,7 @@ class CausalWaveletMixing(_MixingBase):
         xp = array_namespace(u, self.weight.data)
         u = cast_to(u, self.weight.dtype)  # (B, n, D)
         bands = causal_analysis_step(xp, u, state, positions, self.lowpass, lengths)
-        return sum(self._mix(xp, bands, [1] * len(bands)))  # (B, n, D)
+        return self._mixed_sum(xp, bands)  # (B, n, D)
 
     def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
@@ -308,4 +340,8 @@ class CausalWaveletMixing(_MixingBase):
         kernels = cuda_kernels(dy)
         if kernels is not None:
             return kernels.causal_analysis_adjoint(dbands, self.lowpass)
-        return causal_analysis_adjoint(xp, dbands, self.lowpass)
+        dx = causal_analysis_adjoint(xp, dbands, self.lowpass)  # (B, N, D)
+        while dbands:  # the bands' gradients, consumed: to the pool
+            band = dbands.pop()
+            buffers.give(band)
+        return dx
