@@ -26,7 +26,8 @@ Run::
     python benchmarks/scaling.py --tokens 262144 --lengths 1024 16384 262144
                           # same tokens per step, wavelet only: the steps of a training
                           # loop (glibc's defaults, caches and pool kept), the lengths
-                          # in turn for --rounds rounds
+                          # in turn for --rounds rounds; --model decoder: the same for
+                          # the wavelet decoder as a language model
 
 Numbers are only printed, never asserted; on a machine shared with other
 processes they are noisy.
@@ -87,6 +88,35 @@ def wavelet_step(n: int, batch: int = 1) -> Any:
         for p in model.parameters():
             p.grad = None
         buffers.clear()  # the arrays of the dropped caches too (wavelearn/buffers.py)
+
+    step.forget = forget  # type: ignore[attr-defined]
+    return step
+
+
+def decoder_step(n: int, batch: int = 1) -> Any:
+    """A training step of the wavelet decoder (a language model: the next token's
+    cross-entropy at every position, logits ``(batch, n, 256)``) at length ``n``."""
+    from wavelearn import buffers
+    from wavelearn.models import WaveletDecoder
+    from wavelearn.nn import CrossEntropyLoss
+
+    model = WaveletDecoder(vocab_size=VOCAB, hidden_dim=D, num_layers=LAYERS,
+                           ffn_hidden_dim=FFN, levels=3, wavelet="db4",
+                           max_sequence_length=n, dropout=0.0, seed=0).train()
+    ids = np.random.default_rng(0).integers(0, VOCAB, (batch, n + 1))
+    inputs, targets = ids[:, :-1], ids[:, 1:]
+    loss = CrossEntropyLoss()
+
+    def step() -> None:
+        training_step(model, inputs, targets, loss)
+
+    def forget() -> None:
+        for m in model.modules():
+            m.cache = {}
+        loss.cache = {}
+        for p in model.parameters():
+            p.grad = None
+        buffers.clear()
 
     step.forget = forget  # type: ignore[attr-defined]
     return step
@@ -155,7 +185,8 @@ def worker(model: str, n: int, repeat: int, batch: int = 1, loop: bool = False
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", 0)) or
                               min(2, os.cpu_count() or 1))
-    step = wavelet_step(n, batch) if model == "wavelet" else attention_step(n)
+    makers = {"wavelet": wavelet_step, "decoder": decoder_step}
+    step = makers[model](n, batch) if model in makers else attention_step(n)
     step()  # warm-up: caches, first touch of the gradients
     if hasattr(step, "forget"):
         step.forget()
@@ -265,12 +296,15 @@ def print_table(results: dict[str, dict[int, dict]], lengths: list[int]) -> None
         print(f"attention stopped at N={first:,}: {stops[first]}")
 
 
-def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int) -> None:
-    """Time per token of wavelet-model steps of ``tokens`` tokens at each length: the
-    steps of a training loop (:func:`worker` with ``loop``; the first ``repeat`` steps
-    after a warm-up, the fastest kept), the lengths in turn for ``rounds`` rounds (the
-    fastest round kept: a machine shared with other jobs slows some rounds)."""
-    print(f"\nWavelet model, {tokens:,} tokens per step (batch = tokens / N), steps of a "
+def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int,
+                model: str = "wavelet") -> None:
+    """Time per token of ``model``'s steps (``wavelet``: the classifier; ``decoder``: the
+    language model) of ``tokens`` tokens at each length: the steps of a training loop
+    (:func:`worker` with ``loop``; the first ``repeat`` steps after a warm-up, the fastest
+    kept), the lengths in turn for ``rounds`` rounds (the fastest round kept: a machine
+    shared with other jobs slows some rounds)."""
+    name = {"wavelet": "Wavelet model", "decoder": "Wavelet decoder (language model)"}[model]
+    print(f"\n{name}, {tokens:,} tokens per step (batch = tokens / N), steps of a "
           f"training loop, {rounds} round(s) of the lengths in turn")
     runs = [n for n in lengths if tokens % n == 0]
     for n in sorted(set(lengths) - set(runs)):
@@ -279,7 +313,7 @@ def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int) -> No
     errors: dict[int, str] = {}
     for _ in range(rounds):
         for n in runs:
-            r = measure("wavelet", n, repeat, timeout=3600, batch=tokens // n, loop=True)
+            r = measure(model, n, repeat, timeout=3600, batch=tokens // n, loop=True)
             if "error" in r:
                 errors[n] = r["error"]
             else:
@@ -355,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
                              "(batch T / N), to see that time per token does not grow with N")
     parser.add_argument("--rounds", type=int, default=2,
                         help="with --tokens: rounds of the lengths in turn (default 2)")
+    parser.add_argument("--model", choices=("wavelet", "decoder"), default="wavelet",
+                        help="with --tokens: the classifier (default) or the decoder, a "
+                             "language model whose logits are (batch, N, 256)")
     parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -363,7 +400,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     lengths = args.lengths or (QUICK_LENGTHS if args.quick else LENGTHS)
     if args.tokens:
-        same_tokens(lengths, args.tokens, args.repeat, args.rounds)
+        same_tokens(lengths, args.tokens, args.repeat, args.rounds, args.model)
         return
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; python "
           f"{platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs "

@@ -404,11 +404,12 @@ def test_scaling_benchmark_measures_and_plots(tmp_path) -> None:
     assert (tmp_path / "scaling.png").stat().st_size > 1000
 
 
-def test_scaling_benchmark_times_lengths_in_turn_at_equal_tokens(capsys) -> None:
+@pytest.mark.parametrize("model", ["wavelet", "decoder"])
+def test_scaling_benchmark_times_lengths_in_turn_at_equal_tokens(model, capsys) -> None:
     """``--tokens``: each length in its own process, every length once per round; the
     table keeps each length's fastest round and shows all of them."""
     bench = _benchmark("scaling")
-    bench.same_tokens([256, 512, 384], 1024, repeat=2, rounds=2)
+    bench.same_tokens([256, 512, 384], 1024, repeat=2, rounds=2, model=model)
     out = capsys.readouterr().out
     rows = {int(line.split()[0].replace(",", "")): line for line in out.splitlines()
             if line.strip()[:1].isdigit() and "|" in line}
