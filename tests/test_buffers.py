@@ -246,6 +246,21 @@ def test_views_sharing_one_array_pool_it_when_they_are_all_that_refer_to_it() ->
     assert buffers.held_bytes() == 0 and kept[0].sum() == BIG  # half of it is still yours
 
 
+def test_give_all_pools_a_list_of_temporaries_views_of_one_array_together() -> None:
+    """A mixing layer's band gradients: the two bands of a level are views of one array,
+    pooled once both are given; an array the caller still refers to stays the caller's."""
+    kept = np.ones(BIG)
+    grads = [*_two_bands(), np.ones(BIG), kept]
+    buffers.give_all(grads)
+    assert grads == [] and buffers.held_bytes() == 3 * 8 * BIG  # the pair and the third
+    assert kept.sum() == BIG
+    buffers.clear()
+    grads = _two_bands()
+    half = grads[1]
+    buffers.give_all(grads)
+    assert buffers.held_bytes() == 0 and half.sum() == BIG  # one view kept: not pooled
+
+
 def test_a_backward_takes_its_gradients_from_the_pool() -> None:
     """The gradients of a training backward (a ``Linear``'s and a ``LayerNorm``'s input
     gradients, the residual sums) are written into arrays that the step freed: in a

@@ -115,6 +115,19 @@ def give(a: Any) -> None:
     _put([] if owner is None else [owner])
 
 
+def give_all(arrays: list) -> None:
+    """Pool the arrays of the list ``arrays``, temporaries its caller is done with (the
+    gradients of a mixing layer's bands, say), where nothing else refers to them; views
+    sharing one array (the two bands of a DWT level) are pooled together, as
+    :func:`offer` does. The list is emptied."""
+    if not ENABLED or not _WORKS:
+        arrays.clear()
+        return
+    held = {"arrays": list(arrays)}  # a list that only this dict refers to
+    arrays.clear()
+    offer(held)
+
+
 def clear() -> None:
     """Empty the pool (its arrays are freed as usual) and zero the counts of :func:`stats`."""
     with _LOCK:

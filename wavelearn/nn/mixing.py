@@ -272,7 +272,10 @@ class WaveletMixing(_MixingBase):
         lengths = [c.shape[1] for c in self.cache["bands"]]
         dout = tr.waverec_adjoint(dy, self.wavelet, self.mode, axis=1, coeff_lengths=lengths)
         dbands = self._mix_backward(xp, dout)
-        return tr.wavedec_adjoint(dbands, self.wavelet, self.mode, axis=1, length=self.cache["n"])
+        del dout
+        dx = tr.wavedec_adjoint(dbands, self.wavelet, self.mode, axis=1, length=self.cache["n"])
+        buffers.give_all(dbands)  # consumed: to the pool
+        return dx
 
 
 class CausalWaveletMixing(_MixingBase):
@@ -341,7 +344,5 @@ class CausalWaveletMixing(_MixingBase):
         if kernels is not None:
             return kernels.causal_analysis_adjoint(dbands, self.lowpass)
         dx = causal_analysis_adjoint(xp, dbands, self.lowpass)  # (B, N, D)
-        while dbands:  # the bands' gradients, consumed: to the pool
-            band = dbands.pop()
-            buffers.give(band)
+        buffers.give_all(dbands)  # the bands' gradients, consumed: to the pool
         return dx
