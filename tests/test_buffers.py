@@ -261,6 +261,29 @@ def test_give_all_pools_a_list_of_temporaries_views_of_one_array_together() -> N
     assert buffers.held_bytes() == 0 and half.sum() == BIG  # one view kept: not pooled
 
 
+def test_embedding_and_positional_encoding_write_into_pooled_memory() -> None:
+    """The first arrays of a model's forward (the token rows, and the rows plus the
+    positional table) take freed memory too: the same values as a fresh array."""
+    from wavelearn.nn import Embedding
+    from wavelearn.nn.positional import make_positional_encoding
+
+    emb = Embedding(50, 16, rng=0)
+    ids = np.random.default_rng(1).integers(0, 50, (4, BIG // 32))  # 2 BIG float32 values
+    want = emb.weight.data[ids]
+    pool = np.empty(ids.size * 16, np.float32)
+    buffers.give(pool)
+    rows = emb(ids)
+    assert rows.base is pool
+    np.testing.assert_array_equal(rows, want)
+    pe = make_positional_encoding("sinusoidal", ids.shape[1], 16, np.float32, 0)
+    want = rows + pe.table[: ids.shape[1]]
+    again = np.empty(ids.size * 16, np.float32)
+    buffers.give(again)
+    y = pe(rows)
+    assert y.base is again
+    np.testing.assert_array_equal(y, want)
+
+
 def test_a_backward_takes_its_gradients_from_the_pool() -> None:
     """The gradients of a training backward (a ``Linear``'s and a ``LayerNorm``'s input
     gradients, the residual sums) are written into arrays that the step freed: in a

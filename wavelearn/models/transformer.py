@@ -157,9 +157,11 @@ class WaveletModel(Module):
         for 'none'.
         """
         self._check_head()
-        x = self._embed(input_ids, inputs_embeds)  # (B, N, D) model dtype
-        lengths, weights = self._read_mask(attention_mask, x)
-        x = self.embed_drop(self.positional(x))  # (B, N, D)
+        e = self._embed(input_ids, inputs_embeds)  # (B, N, D) model dtype
+        lengths, weights = self._read_mask(attention_mask, e)
+        x = self.embed_drop(self.positional(e))  # (B, N, D)
+        buffers.give(e)  # consumed (inputs_embeds you passed, or kept, stay yours)
+        del e
         block_lengths = None if self.causal else lengths
         for block in self.blocks:
             y = block(x, block_lengths)  # (B, N, D)

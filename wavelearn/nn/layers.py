@@ -489,9 +489,19 @@ class Embedding(Module):
         if flat.shape[0] and (int(xp.min(flat)) < 0 or int(xp.max(flat)) >= self.num_embeddings):
             raise IndexError(f"Embedding: ids must be in [0, {self.num_embeddings}), got "
                              f"[{int(xp.min(flat))}, {int(xp.max(flat))}]")
-        rows = xp.take(self.weight.data, flat, axis=0)  # (M, D)
+        rows = self._rows(xp, flat)  # (M, D)
         self.cache = {"flat_ids": flat}
         return xp.reshape(rows, (*ids.shape, self.embedding_dim))  # (..., D)
+
+    def _rows(self, xp: Any, flat: Any) -> Any:
+        """``W[flat]`` ``(M, D)``; a NumPy table's rows go into memory from
+        :mod:`wavelearn.buffers` (the ids are checked: ``clip`` never clips, and unlike
+        ``raise`` it writes ``out`` directly, without a buffer of its own)."""
+        w = self.weight.data  # (V, D)
+        if not isinstance(w, np.ndarray):
+            return xp.take(w, flat, axis=0)
+        out = buffers.empty((flat.shape[0], self.embedding_dim), w.dtype)
+        return np.take(w, flat, axis=0, out=out, mode="clip")
 
     def backward(self, dy: Any) -> None:
         xp = array_namespace(dy, self.weight.data)

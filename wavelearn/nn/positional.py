@@ -36,10 +36,12 @@ nothing for ALiBi to bias; :func:`make_positional_encoding` refuses it.
 
 from __future__ import annotations
 
+from operator import add
 from typing import Any
 
 import numpy as np
 
+from wavelearn import buffers
 from wavelearn.backend import array_namespace, backend_of, check_same_backend, get_backend
 from wavelearn.nn.module import Module, cast_to, make_rng, new_parameter, numpy_dtype
 
@@ -167,7 +169,7 @@ class SinusoidalPositionalEncoding(_PositionalBase):
     def forward(self, x: Any) -> Any:
         n = self._check(x)
         check_same_backend(x, self.table)
-        return cast_to(x, self.table.dtype) + self.table[:n]  # (B, N, D)
+        return buffers.combine(add, cast_to(x, self.table.dtype), self.table[:n])  # (B, N, D)
 
     def at_positions(self, x: Any, positions: np.ndarray) -> Any:
         """Streaming: ``x[b, k] + P[positions[b, k]]``; rows past the table are
@@ -199,7 +201,8 @@ class LearnedPositionalEncoding(_PositionalBase):
         n = self._check(x)
         check_same_backend(x, self.weight.data)
         self.cache = {"n": n}
-        return cast_to(x, self.weight.dtype) + self.weight.data[:n]  # (B, N, D)
+        x = cast_to(x, self.weight.dtype)  # (B, N, D)
+        return buffers.combine(add, x, self.weight.data[:n])  # (B, N, D)
 
     extrapolates = False
 
