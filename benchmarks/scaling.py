@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -176,10 +177,12 @@ def attention_step(n: int) -> Any:
 
 def worker(model: str, n: int, repeat: int, batch: int = 1, loop: bool = False
            ) -> dict[str, float]:
-    """Seconds per step (min over ``repeat``) and the step's peak memory growth (bytes).
-    Between the timed steps the model drops what a step leaves behind (its caches, the
-    gradients, wavelearn's pool of freed arrays), so that each step starts as the first
-    did; ``loop``: it keeps them, as a training loop does (the time of its steady state)."""
+    """Seconds per step (min over ``repeat``), the step's peak memory growth (bytes) and
+    its page faults (the mean over the timed steps: the kernel's share of a step, each
+    fault a fresh page zeroed). Between the timed steps the model drops what a step
+    leaves behind (its caches, the gradients, wavelearn's pool of freed arrays), so that
+    each step starts as the first did; ``loop``: it keeps them, as a training loop does
+    (the time of its steady state)."""
     if model == "attention":
         import torch
 
@@ -193,16 +196,17 @@ def worker(model: str, n: int, repeat: int, batch: int = 1, loop: bool = False
     if not reset_peak_rss():  # VmHWM := VmRSS (Linux >= 4.0)
         raise OSError("cannot reset the peak RSS (/proc/self/clear_refs)")
     rss0 = status_kib("VmRSS")
-    best = math.inf
+    best, faults = math.inf, 0
     for i in range(repeat):
-        t0 = time.perf_counter()
+        f0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
         step()
         best = min(best, time.perf_counter() - t0)
+        faults += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
         if i == 0:
             peak = (status_kib("VmHWM") - rss0) * 1024
         if hasattr(step, "forget") and not loop:
             step.forget()
-    return {"seconds": best, "peak_bytes": peak}
+    return {"seconds": best, "peak_bytes": peak, "faults": faults / repeat}
 
 
 def measure(model: str, n: int, repeat: int, timeout: float, batch: int = 1,
@@ -310,6 +314,7 @@ def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int,
     for n in sorted(set(lengths) - set(runs)):
         print(f"{n:>8,}: {tokens:,} tokens are not a whole number of sequences")
     seconds: dict[int, list[float]] = {n: [] for n in runs}
+    faults: dict[int, list[float]] = {n: [] for n in runs}
     errors: dict[int, str] = {}
     for _ in range(rounds):
         for n in runs:
@@ -318,7 +323,9 @@ def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int,
                 errors[n] = r["error"]
             else:
                 seconds[n].append(r["seconds"])
-    print(f"{'N':>8} {'batch':>6} | {'step s':>8} {'us/token':>9} {'vs first':>8} | rounds (s)")
+                faults[n].append(r["faults"])
+    print(f"{'N':>8} {'batch':>6} | {'step s':>8} {'us/token':>9} {'vs first':>8} | "
+          f"{'faults/step':>11} | rounds (s)")
     first = None
     for n in runs:
         if not seconds[n]:
@@ -328,7 +335,7 @@ def same_tokens(lengths: list[int], tokens: int, repeat: int, rounds: int,
         first = first or per
         each = " ".join(f"{t:.2f}" for t in seconds[n])
         print(f"{n:>8,} {tokens // n:>6} | {min(seconds[n]):8.2f} {1e6 * per:9.2f} "
-              f"{per / first:8.2f} | {each}", flush=True)
+              f"{per / first:8.2f} | {min(faults[n]):11,.0f} | {each}", flush=True)
 
 
 def plot(results: dict[str, dict[int, dict]], path: Path) -> None:

@@ -66,6 +66,7 @@ def test_dense_equals_level_path(name, mode, dtype, spy):
             with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
                 warnings.simplefilter("ignore", UserWarning)  # level above the maximum
                 mp.setattr(dense, "DENSE_RATIO", np.inf)
+                mp.setattr(dense, "DENSE_RATIO_F64", np.inf)
                 spy["apply"] = 0
                 got = _all_four(x, name, mode, level)
                 assert spy["apply"] == 6, (shape, level, spy)
@@ -127,7 +128,8 @@ def test_long_signals_build_no_matrix(spy):
     for n in (64, 100, 256, 4096, 10**6):
         lengths = dense.analysis_lengths(w, "symmetric", n, 3)
         entries = n * sum(lengths)
-        assert dense.pays(w, n, lengths) == (n <= 128), n  # the measured crossover
+        assert dense.pays(w, n, lengths) == (n <= 128), n  # the measured crossovers
+        assert dense.pays(w, n, lengths, np.float64) == (n <= 64), n
         assert not dense.pays(w, n, lengths) or entries <= dense.DENSE_MAX_ENTRIES
 
 

@@ -21,8 +21,13 @@ signals the second wins (measured on 2 cores, db4, 3 levels, against the level
 path with its compiled loops, ``benchmarks/dwt.py --level-path``: ``(256, 64, 128)``
 periodization 1.4-1.6 times faster, symmetric about even; the mixing layer on
 ``(32, 100, 64)`` 1.4 times faster on 2 threads, 5-10% slower on one; ``(8, 256, 256)``
-2 times slower). :func:`use_dense`
-takes the matrix while it costs at most :data:`DENSE_RATIO` times the
+2 times slower). In float64 BLAS runs at half its float32 speed and the crossover comes
+earlier (db4, 3 levels, 2 threads: at :math:`N` = 100 and 128, where the matrix does 6.2
+and 8 times the level path's multiply-adds, the levels took 0.47-1.02 of its time; at
+:math:`N` = 64, 4 times, 0.61-1.30; at :math:`N` = 32, 2 times, 1.3-3.4: a scratch
+survey of six shapes and four modes). :func:`pays`
+takes the matrix while it costs at most :data:`DENSE_RATIO` (float64:
+:data:`DENSE_RATIO_F64`) times the
 level path's multiply-adds and has at most :data:`DENSE_MAX_ENTRIES` entries: a
 bounded matrix per (wavelet, mode, lengths), kept in a small cache -- memory
 stays O(1) per transform, never :math:`O(N^2)`.
@@ -47,6 +52,7 @@ from wavelearn.dwt.wavelets import Wavelet
 
 DENSE_MAX_ENTRIES = 1 << 15  # largest matrix used (256 KiB in float64)
 DENSE_RATIO = 8.0  # matrix multiply-adds / level-path multiply-adds, at most
+DENSE_RATIO_F64 = 5.0  # the same for float64 data
 
 
 def analysis_lengths(w: Wavelet, mode: str, n: int, level: int) -> list[int]:
@@ -64,10 +70,12 @@ def level_path_fmas(w: Wavelet, lengths: list[int]) -> int:
     return 2 * w.dec_len * sum(lengths)
 
 
-def pays(w: Wavelet, n_signal: int, lengths: list[int]) -> bool:
-    """Whether the ``(N_c, N)`` matrix is small enough and cheap enough (module docstring)."""
+def pays(w: Wavelet, n_signal: int, lengths: list[int], dtype: Any = np.float32) -> bool:
+    """Whether the ``(N_c, N)`` matrix is small enough and cheap enough (module docstring)
+    for data of ``dtype`` (a NumPy or torch dtype)."""
     entries = n_signal * sum(lengths)
-    return entries <= DENSE_MAX_ENTRIES and entries <= DENSE_RATIO * level_path_fmas(w, lengths)
+    ratio = DENSE_RATIO_F64 if _numpy_dtype(dtype) == np.float64 else DENSE_RATIO
+    return entries <= DENSE_MAX_ENTRIES and entries <= ratio * level_path_fmas(w, lengths)
 
 
 class Operator:
@@ -188,8 +196,13 @@ def use_dense(arrays: list[Any], op: Operator) -> bool:
     if not all(_cpu_real(a) for a in arrays) or len({a.dtype for a in arrays}) != 1:
         return False
     bound = max(_max_abs(a) for a in arrays)
-    dtype = np.dtype(str(arrays[0].dtype).removeprefix("torch."))  # (a NumPy dtype)
-    return fin.known_finite(bound * max(op.growth, 1.0), dtype)
+    return fin.known_finite(bound * max(op.growth, 1.0), _numpy_dtype(arrays[0].dtype))
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of a NumPy or torch float dtype (``torch.float64``: float64)."""
+    name = str(dtype)
+    return np.dtype(name.removeprefix("torch.") if name.startswith("torch.") else dtype)
 
 
 def split(c: Any, lengths: list[int]) -> list[Any]:

@@ -269,7 +269,7 @@ def _wavedec_dense(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[A
     or None where the level path is to run."""
     n = a.shape[1]
     lengths = dense.analysis_lengths(w, mode, n, level)
-    if not dense.pays(w, n, lengths):
+    if not dense.pays(w, n, lengths, a.dtype):
         return None
     op = dense.analysis_matrix(w, mode, n, level)  # (N_c, n)
     if not dense.use_dense([a], op):
@@ -391,7 +391,7 @@ def _waverec_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
         return None
     lengths = [c.shape[1] for c in cs]
     natural = _natural_length(lengths, w, mode)
-    if natural is None or not dense.pays(w, natural, lengths):
+    if natural is None or not dense.pays(w, natural, lengths, cs[0].dtype):
         return None
     op = dense.synthesis_matrix(w, mode, tuple(lengths))  # (N_out, N_c)
     c = dense.stacked(xp, cs)  # (P, N_c, Q)
@@ -509,7 +509,7 @@ def _wavedec_adjoint_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str,
     expected = [lengths[-1], *lengths[:0:-1]]  # [cA_J, cD_J, ..., cD_1]
     if level == 0 or [c.shape[1] for c in cs] != expected:
         return None
-    if not dense.pays(w, lengths[0], expected):
+    if not dense.pays(w, lengths[0], expected, cs[0].dtype):
         return None
     op = dense.analysis_matrix(w, mode, lengths[0], level).T  # (n, N_c)
     c = dense.stacked(xp, cs)  # (P, N_c, Q)
@@ -552,7 +552,7 @@ def _waverec_adjoint_dense(xp: Any, g: Any, w: Wavelet, mode: str,
     """:math:`R^T` as one matrix product (:mod:`wavelearn.dwt.dense`) for a short ``g``
     (its rows cut to ``g``'s length: the adjoint of ``length=``), or None."""
     natural = _natural_length(lengths, w, mode) if len(lengths) > 1 else None
-    if natural is None or not dense.pays(w, natural, lengths):
+    if natural is None or not dense.pays(w, natural, lengths, g.dtype):
         return None
     op = dense.synthesis_adjoint(w, mode, tuple(lengths), g.shape[1])  # (N_c, len(g))
     if not dense.use_dense([g], op):
