@@ -67,6 +67,7 @@ def test_dense_equals_level_path(name, mode, dtype, spy):
                 warnings.simplefilter("ignore", UserWarning)  # level above the maximum
                 mp.setattr(dense, "DENSE_RATIO", np.inf)
                 mp.setattr(dense, "DENSE_RATIO_F64", np.inf)
+                mp.setattr(dense, "DENSE_RATIO_F64_TRIMMED", np.inf)
                 spy["apply"] = 0
                 got = _all_four(x, name, mode, level)
                 assert spy["apply"] == 6, (shape, level, spy)
@@ -130,6 +131,7 @@ def test_long_signals_build_no_matrix(spy):
         entries = n * sum(lengths)
         assert dense.pays(w, n, lengths) == (n <= 128), n  # the measured crossovers
         assert dense.pays(w, n, lengths, np.float64) == (n <= 64), n
+        assert not dense.pays(w, n, lengths, np.float64, trimmed=True), n
         assert not dense.pays(w, n, lengths) or entries <= dense.DENSE_MAX_ENTRIES
 
 
