@@ -27,7 +27,8 @@ and 8 times the level path's multiply-adds, the levels took 0.47-1.02 of its tim
 :math:`N` = 64, 4 times, 0.61-1.30; at :math:`N` = 32, 2 times, 1.3-3.4: a scratch
 survey of six shapes and four modes). :func:`pays`
 takes the matrix while it costs at most :data:`DENSE_RATIO` (float64:
-:data:`DENSE_RATIO_F64`) times the
+:data:`DENSE_RATIO_F64`; a float64 ``waverec`` whose levels trim their ends:
+:data:`DENSE_RATIO_F64_TRIMMED`) times the
 level path's multiply-adds and has at most :data:`DENSE_MAX_ENTRIES` entries: a
 bounded matrix per (wavelet, mode, lengths), kept in a small cache -- memory
 stays O(1) per transform, never :math:`O(N^2)`.
