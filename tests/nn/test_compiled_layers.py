@@ -20,9 +20,9 @@ def spy_fixture(monkeypatch):
     for key in calls:
         real = getattr(compiled, f"layernorm_{key}")
 
-        def counted(*args, _real=real, _key=key, **kwargs):
+        def counted(*args, _real=real, _key=key):
             calls[_key] += 1
-            return _real(*args, **kwargs)
+            return _real(*args)
 
         monkeypatch.setattr(compiled, f"layernorm_{key}", counted)
     return calls
@@ -55,26 +55,6 @@ def test_loops_equal_the_numpy_chain(shape, dtype, spy, monkeypatch):
         scale = max(1.0, float(np.abs(b).max()))
         np.testing.assert_allclose(a, b, rtol=0, atol=tol * scale * (8 if what[0] == "d" and
                                    what != "dx" else 1), err_msg=what)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_layernorm_backward_written_over_its_input_gradient(dtype):
-    """``backward(dy, overwrite=True)`` (a block's LayerNorm, whose ``dy`` is the block's
-    own temporary) writes ``dx`` over ``dy``: the bits of a new array, no new memory."""
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((4, 33, 48)).astype(dtype)
-    dy = rng.standard_normal((4, 33, 48)).astype(dtype)
-    grads = []
-    for overwrite in (False, True):
-        ln = LayerNorm(48, dtype=dtype)
-        ln.weight.data[...] = rng.standard_normal(48) if not grads else grads[0][-1]
-        ln.forward(x)
-        g = dy.copy()
-        dx = ln.backward(g, overwrite=overwrite)
-        assert np.shares_memory(dx, g) == overwrite
-        grads.append((dx, ln.weight.grad, ln.bias.grad, ln.weight.data.copy()))
-    for a, b in zip(grads[0][:3], grads[1][:3], strict=True):
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
 
 
 def test_what_the_loops_take():

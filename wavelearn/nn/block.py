@@ -175,10 +175,10 @@ class WaveletBlock(Module):
             self.cache = {}
             self._forward(x, lengths)  # recompute, with the same dropout masks
             self._set_rng_states(after)
-        dffn = _consumed(self.ffn.backward, self.drop2.backward(dy))  # (B, N, D)
-        dh = _plus(self.ln2.backward(dffn, overwrite=True), dy)  # dy + LN2^T FFN^T drop2^T dy
+        dh = _plus(self.ln2.backward(_consumed(self.ffn.backward, self.drop2.backward(dy))),
+                   dy)  # (B, N, D): dy + LN2^T FFN^T drop2^T dy
         dmix = _consumed(self._mix_backward, self.drop1.backward(dh), lengths)  # (B, N, D)
-        dx = _plus(self.ln1.backward(dmix, overwrite=True), dh)  # (B, N, D)
+        dx = _plus(_consumed(self.ln1.backward, dmix), dh)  # (B, N, D)
         buffers.give(dh)
         if self.checkpoint:  # drop the recomputed caches: only one block holds them at a time
             for m in self.modules():

@@ -81,14 +81,12 @@ def layernorm_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     return y, xhat, rstd
 
 
-def layernorm_backward(dy: np.ndarray, xhat: np.ndarray, rstd: np.ndarray, w: np.ndarray,
-                       out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(dx, dw, db)`` for rows ``dy``, ``xhat`` ``(M, D)`` and ``rstd`` ``(M, 1)``; ``dx``
-    written into ``out`` (``dy`` itself may be given: a row is read before it is written),
-    else into memory from :mod:`wavelearn.buffers`."""
+def layernorm_backward(dy: np.ndarray, xhat: np.ndarray, rstd: np.ndarray,
+                       w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dx, dw, db)`` for rows ``dy``, ``xhat`` ``(M, D)`` and ``rstd`` ``(M, 1)``."""
     M, D = dy.shape
     blocks = _blocks(M)
-    dx = buffers.empty(dy.shape, dy.dtype) if out is None else out  # (M, D)
+    dx = buffers.empty(dy.shape, dy.dtype)  # (M, D)
     parts = np.zeros((len(blocks), 2, D), dtype=np.float64)  # per block: dw, db
     run = kernels()["backward"]
     tasks = [(i, a, c) for i, (a, c) in enumerate(blocks)]

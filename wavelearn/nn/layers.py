@@ -155,11 +155,7 @@ class LayerNorm(Module):
         y += self.bias.data  # (m, D), in place: one array less to write
         return y, xhat, rstd[:, None]
 
-    def backward(self, dy: Any, overwrite: bool = False) -> Any:
-        """``dx`` from ``dy`` (and the parameters' gradients). ``overwrite``: ``dy`` is a
-        temporary its caller is done with, and ``dx`` may be written over it (each row's
-        sums are taken before the row is written: the same bits); the compiled loops do,
-        the other paths write a new array."""
+    def backward(self, dy: Any) -> Any:
         xp = array_namespace(dy, self.weight.data)
         dy = cast_to(dy, self.weight.dtype)  # (..., D)
         if "mean" in self.cache:  # the forward ran the backend's kernels
@@ -172,8 +168,7 @@ class LayerNorm(Module):
         rstd = xp.reshape(self.cache["rstd"], (-1, 1))  # (M, 1)
         dy2 = xp.reshape(dy, (-1, self.dim))  # (M, D)
         if compiled.available(dy2, xhat, rstd, self.weight.data):  # compiled loops
-            dx, dw, db = compiled.layernorm_backward(dy2, xhat, rstd, self.weight.data,
-                                                     out=dy2 if overwrite else None)
+            dx, dw, db = compiled.layernorm_backward(dy2, xhat, rstd, self.weight.data)
             self.weight.accumulate_grad(dw)  # (D,)
             self.bias.accumulate_grad(db)  # (D,)
             return xp.reshape(dx, tuple(dy.shape))  # (..., D)
