@@ -610,6 +610,29 @@ def test_torch_matmul_float32_goes_to_onednn_the_rest_to_torch(monkeypatch):
     torch.testing.assert_close(empty, torch.zeros(3, 2))
 
 
+def test_torch_matmul_copies_a_column_major_operand_into_pooled_memory(monkeypatch):
+    """A weight gradient's ``dy^T`` (a transposed view) is copied row-major into memory
+    from the pool and handed back after the product: the bits of the row-major product,
+    and no fresh memory at the next one."""
+    from wavelearn import buffers
+
+    backend, calls = _spy_onednn(monkeypatch)
+    g = torch.Generator().manual_seed(1)
+    dy, x = torch.randn(640, 512, generator=g), torch.randn(640, 48, generator=g)
+    a = dy.t()  # (512, 640) column-major: 1.25 MiB of float32, above buffers.MIN_BYTES
+    buffers.clear()
+    try:
+        got = backend.matmul(a, x)  # (512, 48)
+        assert buffers.held_bytes() == a.numel() * 4  # the copy went back to the pool
+        again = backend.matmul(a, x)
+        assert buffers.stats()["taken"] == 1 and buffers.held_bytes() == a.numel() * 4
+    finally:
+        buffers.clear()
+    assert torch.equal(got, backend.matmul(a.contiguous(), x)) and torch.equal(got, again)
+    assert calls == [torch.float32] * 3
+    torch.testing.assert_close(got.double(), a.double() @ x.double(), rtol=1e-5, atol=1e-4)
+
+
 def test_torch_matmul_under_autograd_is_recorded(monkeypatch):
     backend, calls = _spy_onednn(monkeypatch)
     a, b = _operands("nn", torch.float32)

@@ -159,3 +159,32 @@ def test_fused_loops_give_one_result_wherever_they_write(dtype):
     gx, out = g.copy(), np.full_like(g, np.nan)
     got = compiled.mask_scale_times(gx, keep, 1 / 0.8, other, out=out)
     assert got is out and np.array_equal(got, want) and np.array_equal(gx, g)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dropout_loop_gives_the_numpy_bits(dtype, inplace, monkeypatch, count_calls):
+    """Dropout's ``(x m) s`` forward and backward as one compiled pass and as NumPy's
+    chain: the same bits, the loop did run, and only the in-place forward writes over x."""
+    from wavelearn.nn import rowwise
+    from wavelearn.nn.layers import Dropout
+
+    monkeypatch.setattr(rowwise, "ELEMENTWISE_BLOCK", 1000)  # several blocks of rows
+    calls = count_calls(compiled, ("mask_scale",))
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((5, 61, 37)) * 3).astype(dtype)
+    x[0, 0, :3] = [np.inf, -0.0, np.nan]
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    out = []
+    for on in (True, False):
+        monkeypatch.setattr(compiled, "USE_COMPILED", on)
+        layer, x_in = Dropout(0.35, seed=6, inplace=inplace), x.copy()
+        y = layer.forward(x_in)
+        assert (y is x_in) == inplace and y.dtype == x.dtype
+        out.append((y.copy(), layer.backward(dy), dy))
+        if on:
+            assert calls["mask_scale"] == 2 * len(rowwise.elementwise_blocks(x.reshape(-1, 37)))
+    assert calls["mask_scale"] > 0
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out[0][2], dy)  # the incoming gradient stays as it was

@@ -62,6 +62,8 @@ def _build(njit: Any) -> dict[str, Any]:
         "bias_gelu_y_slope": njit(**exact)(_bias_gelu_y_slope),
         "mask_scale_times": njit(**exact)(_mask_scale_times),
         "mask_scale_plus": njit(**exact)(_mask_scale_plus),
+        "mask_scale_into": njit(**exact)(_mask_scale_into),
+        "mask_scale_in_place": njit(**exact)(_mask_scale_in_place),
     }
 
 
@@ -163,6 +165,22 @@ def mask_scale_times(g: np.ndarray, keep: np.ndarray, scale: float,
     return out
 
 
+def mask_scale(x: np.ndarray, keep: np.ndarray, scale: float,
+               out: np.ndarray | None = None) -> None:
+    r"""``out`` :math:`\leftarrow (x \odot m)\, s` (dropout's forward and backward), one
+    pass; ``out`` None: over ``x`` (a loop that reads and writes one array, which LLVM
+    vectorises: see :func:`bias_gelu_dropout`; else ``out`` must not overlap ``x``).
+    NumPy's ``x * keep`` then ``*= s`` take two passes and a conversion of the ``uint8``
+    mask: ``(3200, 256)`` float32, one thread, 265 us against 65 here (into another
+    array) and 45 (in place). The operations of NumPy's, in its order and dtype: the
+    same bits."""
+    sd = np.array([scale, 1, 0], dtype=x.dtype)  # s rounded as NumPy rounds a Python float
+    if out is None:
+        kernels()["mask_scale_in_place"](x.reshape(-1), keep.reshape(-1), sd)
+    else:
+        kernels()["mask_scale_into"](x.reshape(-1), keep.reshape(-1), sd, out.reshape(-1))
+
+
 def mask_scale_plus(b: np.ndarray, keep: np.ndarray, scale: float, x: np.ndarray) -> None:
     r""":math:`b \leftarrow (b \odot m)\, s + x` in place (dropout, then the residual
     add), one pass."""
@@ -210,6 +228,22 @@ def _mask_scale_times(g, keep, sd, other):
         v = g[i] * (one if keep[i] else zero)
         v = v * sc
         g[i] = v * other[i]
+
+
+def _mask_scale_into(x, keep, sd, out):
+    """:func:`mask_scale` into another array; ``sd``: ``(scale, 1, 0)`` in the dtype."""
+    sc, one, zero = sd[0], sd[1], sd[2]
+    for i in range(x.size):
+        v = x[i] * (one if keep[i] else zero)
+        out[i] = v * sc
+
+
+def _mask_scale_in_place(x, keep, sd):
+    """:func:`mask_scale` in place on ``x``; ``sd``: ``(scale, 1, 0)`` in the dtype."""
+    sc, one, zero = sd[0], sd[1], sd[2]
+    for i in range(x.size):
+        v = x[i] * (one if keep[i] else zero)
+        x[i] = v * sc
 
 
 def _mask_scale_plus(b, keep, sd, x):

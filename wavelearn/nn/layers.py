@@ -508,7 +508,8 @@ class Embedding(Module):
 
 def _masked(x: Any, keep: Any, scale: float, inplace: bool) -> Any:
     r""":math:`x \odot m\, s` for a mask ``keep`` of ``x``'s shape, written over ``x`` when
-    ``inplace``; a big NumPy array block by block on the threads (:func:`by_row_blocks`)."""
+    ``inplace``; a big NumPy array block by block on the threads (:func:`by_row_blocks`),
+    in one compiled pass where it can (:func:`compiled.mask_scale`: the same bits)."""
 
     def rows(xb: Any, kb: Any) -> Any:
         if inplace:
@@ -521,6 +522,14 @@ def _masked(x: Any, keep: Any, scale: float, inplace: bool) -> Any:
     if x.ndim < 2 or not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
         return rows(x, keep)
     x2, k2 = x.reshape(-1, x.shape[-1]), keep.reshape(-1, x.shape[-1])  # views: (M, H)
+    if compiled.available(x) and keep.dtype == np.uint8 and keep.flags.c_contiguous:
+        if inplace:  # the same bits, one pass
+            each_row_block(lambda xb, kb: compiled.mask_scale(xb, kb, scale), x2, k2)
+            return x
+        out = buffers.empty(x.shape, x.dtype)  # (...)
+        each_row_block(lambda xb, kb, ob: compiled.mask_scale(xb, kb, scale, ob),
+                       x2, k2, out.reshape(x2.shape))
+        return out
     if inplace:
         each_row_block(rows, x2, k2)
         return x
