@@ -188,3 +188,31 @@ def test_dropout_loop_gives_the_numpy_bits(dtype, inplace, monkeypatch, count_ca
     for a, b in zip(*out, strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(out[0][2], dy)  # the incoming gradient stays as it was
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_dropout_loop_runs_on_torch_cpu_tensors_too(inplace, count_calls):
+    """A torch CPU tensor goes through the same loop (over its own memory): the bits of
+    the NumPy layer with the same seed; a tensor that autograd records takes torch's ops."""
+    torch = pytest.importorskip("torch")
+    import wavelearn
+    from wavelearn.nn.layers import Dropout
+
+    calls = count_calls(compiled, ("mask_scale",))
+    x = np.random.default_rng(5).standard_normal((3, 40, 24)).astype(np.float32)
+    ref = Dropout(0.3, seed=8)
+    y_ref, dx_ref = ref(x.copy()), ref.backward(2 * x)
+    with wavelearn.use_backend("torch"):
+        layer = Dropout(0.3, seed=8, inplace=inplace)
+    xt = torch.from_numpy(x.copy())
+    y = layer(xt)
+    dx = layer.backward(torch.from_numpy(2 * x))
+    assert calls["mask_scale"] == 4 and torch.is_tensor(y) and torch.is_tensor(dx)  # 2 + 2
+    assert (y.data_ptr() == xt.data_ptr()) == inplace
+    np.testing.assert_array_equal(y.numpy(), y_ref)
+    np.testing.assert_array_equal(dx.numpy(), dx_ref)
+    recorded = torch.from_numpy(x.copy()).requires_grad_(True)
+    with wavelearn.use_backend("torch"):
+        layer = Dropout(0.3, seed=8)
+    np.testing.assert_array_equal(layer(recorded).detach().numpy(), y_ref)
+    assert calls["mask_scale"] == 4

@@ -509,7 +509,8 @@ class Embedding(Module):
 def _masked(x: Any, keep: Any, scale: float, inplace: bool) -> Any:
     r""":math:`x \odot m\, s` for a mask ``keep`` of ``x``'s shape, written over ``x`` when
     ``inplace``; a big NumPy array block by block on the threads (:func:`by_row_blocks`),
-    in one compiled pass where it can (:func:`compiled.mask_scale`: the same bits)."""
+    in one compiled pass where it can (:func:`compiled.mask_scale`: the same bits; for a
+    torch CPU tensor too, through :meth:`~wavelearn.backend.Backend.host_view`)."""
 
     def rows(xb: Any, kb: Any) -> Any:
         if inplace:
@@ -519,17 +520,21 @@ def _masked(x: Any, keep: Any, scale: float, inplace: bool) -> Any:
         xb *= scale
         return xb
 
-    if x.ndim < 2 or not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
-        return rows(x, keep)
-    x2, k2 = x.reshape(-1, x.shape[-1]), keep.reshape(-1, x.shape[-1])  # views: (M, H)
-    if compiled.available(x) and keep.dtype == np.uint8 and keep.flags.c_contiguous:
+    backend = backend_of(x)
+    xh, kh = backend.host_view(x), backend.host_view(keep)  # NumPy: x and keep themselves
+    if (xh is not None and kh is not None and xh.ndim >= 2 and xh.flags.c_contiguous
+            and compiled.available(xh) and kh.dtype == np.uint8 and kh.flags.c_contiguous):
+        x2, k2 = xh.reshape(-1, xh.shape[-1]), kh.reshape(-1, xh.shape[-1])  # (M, H) views
         if inplace:  # the same bits, one pass
             each_row_block(lambda xb, kb: compiled.mask_scale(xb, kb, scale), x2, k2)
             return x
-        out = buffers.empty(x.shape, x.dtype)  # (...)
+        out = buffers.empty(xh.shape, xh.dtype)  # (...)
         each_row_block(lambda xb, kb, ob: compiled.mask_scale(xb, kb, scale, ob),
                        x2, k2, out.reshape(x2.shape))
-        return out
+        return backend.asarray(out)  # (a torch CPU tensor: over the same memory)
+    if x.ndim < 2 or not isinstance(x, np.ndarray) or not x.flags.c_contiguous:
+        return rows(x, keep)
+    x2, k2 = x.reshape(-1, x.shape[-1]), keep.reshape(-1, x.shape[-1])  # views: (M, H)
     if inplace:
         each_row_block(rows, x2, k2)
         return x
