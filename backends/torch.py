@@ -76,11 +76,12 @@ class TorchBackend(Backend):
     def _onednn_column_major(self, a: Any, b: Any) -> Any:
         r"""``a @ b`` through oneDNN for a column-major ``a`` (a transposed view, as the
         ``dy^T`` of a weight gradient :math:`dW = dy^\top x`). oneDNN wants ``a`` row-major
-        and copies it into fresh memory itself: for a big ``a`` that is a page fault every
-        4 KiB at every step (the default ``wavelearn train`` step on the torch backend:
-        ~1,000 faults a step, 2.5-3 ms of its 30-33, median of 30 steps). Here the copy
-        goes into memory from :mod:`wavelearn.buffers` and back to it after the product:
-        the same product, the same bits (tested)."""
+        and copies it into fresh memory itself, which glibc may have to map anew at every
+        step (a page fault every 4 KiB; in ``benchmarks/gemm_floor.py``, where NumPy and
+        torch steps take turns in one process, the default model's torch step faulted
+        700-1,600 times a step before and 1-760 after). Here the copy goes into memory
+        from :mod:`wavelearn.buffers` and back to it after the product: the same product,
+        the same bits (tested)."""
         import numpy as np
 
         from wavelearn import buffers
