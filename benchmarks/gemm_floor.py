@@ -33,6 +33,14 @@ NumPy's OpenBLAS or torch's MKL on an AMD CPU). Each function is run once to war
 up, then the functions of a case take turns ``--repeat`` times and the table
 shows the minimum (wall clock and process CPU time). Nothing is asserted.
 
+How many rounds: 15 for ``model`` and ``default``, 5 for ``seed`` (each of its rounds
+takes about 20 s) unless ``--repeat`` says. On the shared development machine a step
+after a pause took anywhere from its best time to 1.5 times it (the ``default`` step,
+30 rounds: torch 21.2-37.7 ms, NumPy 25.5-36.5, process CPU time alike, so it is the
+machine, not waiting); the minimum of 5 rounds then put the torch step on either side
+of the NumPy one from run to run (numpy / torch 0.88-1.43 in ten runs), that of 15
+moved less (1.15-1.18 in two).
+
 Before each timed call the script sleeps ``--pause`` seconds (default 0.3).
 Thread pools keep spinning after their work, waiting for more: OpenBLAS's
 (NumPy's) by default up to 2^28 cycles, about 0.1 s; torch's OpenMP threads too. Without the
@@ -55,7 +63,7 @@ Run::
 
     python benchmarks/gemm_floor.py            # all cases (the seed case takes minutes)
     python benchmarks/gemm_floor.py --quick    # smoke run (seconds)
-    python benchmarks/gemm_floor.py --cases model,default --repeat 5
+    python benchmarks/gemm_floor.py --cases model,default --repeat 30
     python benchmarks/gemm_floor.py --cases seed --keep-freed-memory   # see below
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 WAVELEARN_NUM_THREADS=1 \
         python benchmarks/gemm_floor.py       # one thread everywhere: steadier on a busy machine
@@ -98,6 +106,7 @@ from wavelearn.nn import CrossEntropyLoss, Linear  # noqa: E402
 
 CASES = ("model", "default", "seed")
 TARGETS = {"model": 1.5, "default": 2.0, "seed": 1.3}
+ROUNDS = {"model": 15, "default": 15, "seed": 5}  # without --repeat (module docstring)
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +306,8 @@ def _run_case(name: str, quick: bool, repeat: int, torch_too: bool,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", default=",".join(CASES), help="model, default, seed")
-    parser.add_argument("--repeat", type=int, default=None, help="rounds (default 5; 2 quick)")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="rounds (default: 15 for model and default, 5 for seed; 2 quick)")
     parser.add_argument("--quick", action="store_true", help="small shapes, 2 seed layers")
     parser.add_argument("--no-torch", action="store_true", help="skip the torch backend")
     parser.add_argument("--pause", type=float, default=PAUSE,
@@ -312,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(cases) - set(CASES))
     if unknown:
         parser.error(f"--cases: unknown {unknown}; choose from {list(CASES)}")
-    repeat = args.repeat or (2 if args.quick else 5)
+    rounds = {name: args.repeat or (2 if args.quick else ROUNDS[name]) for name in cases}
     torch_too = not args.no_torch
     if torch_too:
         try:
@@ -327,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
                ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "WAVELEARN_NUM_THREADS",
                 "OPENBLAS_THREAD_TIMEOUT")}
     print(f"wavelearn {wavelearn.__version__}, numpy {np.__version__}, python "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs; min of {repeat} rounds, "
+          f"{platform.python_version()}, {os.cpu_count()} CPUs; min of "
+          + ", ".join(f"{n} rounds ({name})" for name, n in rounds.items()) + ", "
           f"{args.pause} s pause before each call"
           f"{' (quick shapes)' if args.quick else ''}"
           f"{'; freed memory kept' if args.keep_freed_memory else ''}; "
@@ -338,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     print(head)
     print("-" * len(head))
     for name in cases:
-        t = run_case(name, args.quick, repeat, torch_too, args.pause)
+        t = run_case(name, args.quick, rounds[name], torch_too, args.pause)
         (step, step_cpu, _), (floor, floor_cpu, _) = t["numpy"], t["floor"]
         torch_cols = (f"{1e3 * t['torch'][0]:9.1f} {t['numpy'][0] / t['torch'][0]:11.2f} "
                       f"{1e3 * t['torch floor'][0]:9.1f}"
