@@ -15,8 +15,15 @@ import numpy as np
 import pytest
 
 import wavelearn as wl
-from wavelearn.dwt import dense
+from wavelearn.dwt import dense, gathered
 from wavelearn.dwt.wavelets import MODES, as_wavelet
+
+
+@pytest.fixture(autouse=True)
+def _no_gather(monkeypatch):
+    """These tests are about the matrices: the gathered levels
+    (:mod:`wavelearn.dwt.gathered`, which come first for many channels) are off."""
+    monkeypatch.setattr(gathered, "USE_GATHERED", False)
 
 
 @pytest.fixture(name="spy")

@@ -20,7 +20,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import wavelearn as wl
-from wavelearn.dwt import dense
+from wavelearn.dwt import dense, gathered
 from wavelearn.dwt import filterbank as fb
 
 ALL_NAMES = pywt.wavelist(kind="discrete")
@@ -784,6 +784,7 @@ def test_public_functions_blocked_equals_taps(name, mode, monkeypatch):
         x = rng.standard_normal((2, n, 17))
         level = max(1, wl.dwt_max_level(n, name))
         monkeypatch.setattr(dense, "DENSE_MAX_ENTRIES", 0)  # the level path (not dense)
+        monkeypatch.setattr(gathered, "USE_GATHERED", False)  # (nor periodization's loops)
         # 1) the wide array goes the blocked way
         spy = _Spy(monkeypatch)
         blocked_dwt = wl.dwt(x, name, mode, axis=1)

@@ -73,6 +73,8 @@ def kernels() -> dict[str, Any]:
 
 
 def _build(njit: Any) -> dict[str, Any]:
+    global _row_of  # the loops below call it: compiled first, inlined into them
+    _row_of = njit(nogil=True, cache=True, inline="always")(_stored_row)
     options = {"nogil": True, "cache": True, "fastmath": {"contract"}}  # (FMA)
     return {
         "down": njit(**options)(_filter_down_loops),
@@ -82,6 +84,8 @@ def _build(njit: Any) -> dict[str, Any]:
                         fastmath={"reassoc", "contract"})(_sum_squares_loop),
         # no fastmath: each product and each sum rounded, as NumPy's loop does them
         "causal": njit(nogil=True, cache=True)(_causal_loops),
+        "gather_down": njit(**options)(_gather_down_loops),
+        "gather_up": njit(**options)(_gather_up_loops),
     }
 
 
@@ -135,6 +139,41 @@ def up_rows_task(bands: list, filters: np.ndarray, k0: int,
               ps.start, ps.stop, ks.start, ks.stop, qs.start, qs.stop)
 
     return task
+
+
+def gather_down(x: np.ndarray, taps: Any, y0: np.ndarray, y1: np.ndarray) -> None:
+    r"""``y_b[p, r, q]`` <- :math:`\sum_{t < c_r} f_b[r, t]\, x[p, i_{rt}, q]` for both
+    ``b``: one input row set read once for two outputs (an analysis level, the adjoint of
+    a synthesis level). ``x`` ``(P, n, Q)``, ``y0, y1`` ``(P, R, Q)`` (any strides with
+    contiguous channels); ``taps``: a :class:`wavelearn.dwt.gathered.Taps` of ``R``
+    rows (its stored rows, and the pattern of the others)."""
+    (xb, (xs0, xs1, _)), (ab, (as0, as1, _)), (db, (ds0, ds1, _)) = flat(x), flat(y0), flat(y1)
+    loops, (P, R, Q) = kernels()["gather_down"], y0.shape
+    f0, f1 = taps.weights(x.dtype)
+    idx, count, shape = taps.idx, taps.count, taps.scalars()
+
+    def task(ps: slice, rs: slice) -> None:
+        loops(xb, xs0, xs1, idx, count, f0, f1, *shape, ab, as0, as1, db, ds0, ds1,
+              ps.start, ps.stop, rs.start, rs.stop, Q)
+
+    run_tasks(task, chunks(P, R, 2 * Q), parallel=2 * y0.size >= PARALLEL_MIN)
+
+
+def gather_up(x0: np.ndarray, x1: np.ndarray, taps: Any, y: np.ndarray) -> None:
+    r"""``y[p, r, q]`` <- :math:`\sum_{t < c_r} f_0[r, t]\, x_0[p, i_{rt}, q] + f_1[r, t]\,
+    x_1[p, i_{rt}, q]`: two inputs (the bands of a synthesis level, the gradients of an
+    analysis level's) read at the same rows into one output. Shapes as
+    :func:`gather_down`, ``x0, x1`` ``(P, n, Q)``, ``y`` ``(P, R, Q)``."""
+    (ab, (as0, as1, _)), (db, (ds0, ds1, _)), (yb, (ys0, ys1, _)) = flat(x0), flat(x1), flat(y)
+    loops, (P, R, Q) = kernels()["gather_up"], y.shape
+    f0, f1 = taps.weights(y.dtype)
+    idx, count, shape = taps.idx, taps.count, taps.scalars()
+
+    def task(ps: slice, rs: slice) -> None:
+        loops(ab, as0, as1, db, ds0, ds1, idx, count, f0, f1, *shape, yb, ys0, ys1,
+              ps.start, ps.stop, rs.start, rs.stop, Q)
+
+    run_tasks(task, chunks(P, R, Q), parallel=y.size >= PARALLEL_MIN)
 
 
 def causal_available(x: Any) -> bool:
@@ -248,6 +287,109 @@ def _filter_up_loops(a, as0, as1, d, ds0, ds1, f, nz, k0, z, zs0, zs1,  # noqa: 
                         z[i1] = (zero if first else z[i1]) + (e0 * v0 + e1 * v1)
                         z[i2] = (zero if first else z[i2]) + (o0 * v0 + o1 * v1)
                     j += 1
+
+
+def _stored_row(r, R, head, period, shift, tail):
+    """The stored row of row ``r`` of a table and how far its indices move
+    (:meth:`wavelearn.dwt.gathered.Taps.locate`)."""
+    if r < head + period:
+        return r, 0
+    if r >= R - tail:
+        return head + period + r - (R - tail), 0
+    k = r - head
+    return head + k % period, (k // period) * shift
+
+
+_row_of = _stored_row  # (replaced by its compiled form in _build)
+
+
+def _gather_down_loops(x, xs0, xs1, idx, cnt, f0, f1, R, head, period, shift, tail,  # noqa: PLR0913
+                       a, as0, as1, d, ds0, ds1, p0, p1, r0, r1, Q):
+    """:func:`gather_down`: for each output row, its taps four at a time (four input rows
+    read once for both outputs), then one at a time; the first block writes the outputs,
+    the others add to them; a row without taps is zero."""
+    for p in range(p0, p1):
+        for rr in range(r0, r1):
+            r, off = _row_of(rr, R, head, period, shift, tail)
+            xo = p * xs0 + off * xs1  # x[p, off, 0]
+            ya, yd, T = p * as0 + rr * as1, p * ds0 + rr * ds1, cnt[r]
+            if T == 0:
+                for q in range(Q):
+                    a[np.uint64(ya + q)] = 0.0
+                    d[np.uint64(yd + q)] = 0.0
+            t = 0
+            while t + 4 <= T:
+                a0, a1, a2, a3 = f0[r, t], f0[r, t + 1], f0[r, t + 2], f0[r, t + 3]
+                d0, d1, d2, d3 = f1[r, t], f1[r, t + 1], f1[r, t + 2], f1[r, t + 3]
+                i0, i1 = xo + idx[r, t] * xs1, xo + idx[r, t + 1] * xs1
+                i2, i3 = xo + idx[r, t + 2] * xs1, xo + idx[r, t + 3] * xs1
+                if t == 0:
+                    for q in range(Q):
+                        v0, v1 = x[np.uint64(i0 + q)], x[np.uint64(i1 + q)]
+                        v2, v3 = x[np.uint64(i2 + q)], x[np.uint64(i3 + q)]
+                        a[np.uint64(ya + q)] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                        d[np.uint64(yd + q)] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+                else:
+                    for q in range(Q):
+                        v0, v1 = x[np.uint64(i0 + q)], x[np.uint64(i1 + q)]
+                        v2, v3 = x[np.uint64(i2 + q)], x[np.uint64(i3 + q)]
+                        a[np.uint64(ya + q)] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+                        d[np.uint64(yd + q)] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+                t += 4
+            while t < T:
+                a0, d0, i0 = f0[r, t], f1[r, t], xo + idx[r, t] * xs1
+                if t == 0:
+                    for q in range(Q):
+                        v0 = x[np.uint64(i0 + q)]
+                        a[np.uint64(ya + q)] = a0 * v0
+                        d[np.uint64(yd + q)] = d0 * v0
+                else:
+                    for q in range(Q):
+                        v0 = x[np.uint64(i0 + q)]
+                        a[np.uint64(ya + q)] += a0 * v0
+                        d[np.uint64(yd + q)] += d0 * v0
+                t += 1
+
+
+def _gather_up_loops(x0, as0, as1, x1, ds0, ds1, idx, cnt, f0, f1,  # noqa: PLR0913
+                     R, head, period, shift, tail, y, ys0, ys1, p0, p1, r0, r1, Q):
+    """:func:`gather_up`: for each output row, its taps two at a time (four input rows:
+    both inputs at two positions), then one; the first block writes, the others add."""
+    for p in range(p0, p1):
+        for rr in range(r0, r1):
+            r, off = _row_of(rr, R, head, period, shift, tail)
+            ao, do = p * as0 + off * as1, p * ds0 + off * ds1  # x0[p, off], x1[p, off]
+            yo, T = p * ys0 + rr * ys1, cnt[r]
+            if T == 0:
+                for q in range(Q):
+                    y[np.uint64(yo + q)] = 0.0
+            t = 0
+            while t + 2 <= T:
+                a0, a1, d0, d1 = f0[r, t], f0[r, t + 1], f1[r, t], f1[r, t + 1]
+                i0, i1 = ao + idx[r, t] * as1, ao + idx[r, t + 1] * as1
+                j0, j1 = do + idx[r, t] * ds1, do + idx[r, t + 1] * ds1
+                if t == 0:
+                    for q in range(Q):
+                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
+                        v2, v3 = x0[np.uint64(i1 + q)], x1[np.uint64(j1 + q)]
+                        y[np.uint64(yo + q)] = a0 * v0 + d0 * v1 + a1 * v2 + d1 * v3
+                else:
+                    for q in range(Q):
+                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
+                        v2, v3 = x0[np.uint64(i1 + q)], x1[np.uint64(j1 + q)]
+                        y[np.uint64(yo + q)] += a0 * v0 + d0 * v1 + a1 * v2 + d1 * v3
+                t += 2
+            if t < T:
+                a0, d0 = f0[r, t], f1[r, t]
+                i0, j0 = ao + idx[r, t] * as1, do + idx[r, t] * ds1
+                if t == 0:
+                    for q in range(Q):
+                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
+                        y[np.uint64(yo + q)] = a0 * v0 + d0 * v1
+                else:
+                    for q in range(Q):
+                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
+                        y[np.uint64(yo + q)] += a0 * v0 + d0 * v1
 
 
 def _sum_squares_loop(x, s0, R, L):

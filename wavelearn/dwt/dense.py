@@ -40,7 +40,9 @@ data that cannot overflow (:func:`use_dense`): a zero of the matrix times
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -146,6 +148,27 @@ class Operator:
         return t
 
 
+def untraced(build: Any) -> Any:
+    """``build``, kept from ``torch.compile``'s tracer where torch is loaded: building a
+    matrix runs the NumPy level code, which the tracer cannot follow, and under a
+    compiled model even its eager calls are offered to the tracer (the first call may
+    come from there). Without torch loaded, ``build`` itself; torch is never imported
+    here."""
+    disabled: list[Any] = []
+
+    @functools.wraps(build)
+    def run(*args: Any) -> Any:
+        if "torch" not in sys.modules:
+            return build(*args)
+        if not disabled:
+            disabled.append(sys.modules["torch"].compiler.disable(build))
+        return disabled[0](*args)
+
+    run.cache_info, run.cache_clear = build.cache_info, build.cache_clear  # (lru_cache's)
+    return run
+
+
+@untraced
 @lru_cache(maxsize=8)
 def analysis_matrix(w: Wavelet, mode: str, n: int, level: int) -> Operator:
     r""":math:`W` ``(N_c, n)`` of ``wavedec(x, w, mode, level)``, rows in the order
@@ -157,6 +180,7 @@ def analysis_matrix(w: Wavelet, mode: str, n: int, level: int) -> Operator:
     return Operator(np.concatenate([a[0], *(d[0] for d in details[::-1])], axis=0))
 
 
+@untraced
 @lru_cache(maxsize=8)
 def synthesis_matrix(w: Wavelet, mode: str, lengths: tuple[int, ...]) -> Operator:
     r""":math:`R` ``(N_out, N_c)`` of ``waverec`` of bands of these ``lengths``: the
@@ -172,6 +196,7 @@ def synthesis_matrix(w: Wavelet, mode: str, lengths: tuple[int, ...]) -> Operato
     return Operator(a[0])
 
 
+@untraced
 @lru_cache(maxsize=8)
 def synthesis_adjoint(w: Wavelet, mode: str, lengths: tuple[int, ...], rows: int) -> Operator:
     r""":math:`R^T` restricted to the first ``rows`` outputs (``waverec(..., length=)``

@@ -42,7 +42,7 @@ import numpy as np
 
 from wavelearn import buffers
 from wavelearn.backend import check_same_backend
-from wavelearn.dwt import dense
+from wavelearn.dwt import dense, gathered
 from wavelearn.dwt import filterbank as fb
 from wavelearn.dwt import finite as fin
 from wavelearn.dwt.arrays import Layout, as_array, from_3d, prepare
@@ -251,6 +251,8 @@ def wavedec_3d(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[Any]:
     runs the compiled tap sums check the few samples their ends read
     (:func:`~wavelearn.dwt.filterbank.middle_by_taps`), the others rely on one check of
     the input (:mod:`wavelearn.dwt.finite`)."""
+    if (c := gathered.wavedec(a, w, mode, level)) is not None:
+        return c
     if level and (c := _wavedec_dense(xp, a, w, mode, level)) is not None:
         return c
     details = []
@@ -356,6 +358,8 @@ def waverec_3d(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
     feeds at least two neighbouring samples of its level, of which a trim drops at most
     one): then the levels run again, each checking its input, and give what they gave
     before (the same bits, NaN and inf in the same places: tested)."""
+    if all(c is not None for c in cs) and (z := gathered.waverec(cs, w, mode)) is not None:
+        return z
     if (z := _waverec_dense(xp, cs, w, mode)) is not None:
         return z
     given = [c for c in cs if c is not None]
@@ -510,6 +514,8 @@ def _wavedec_adjoint_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str,
     expected = [lengths[-1], *lengths[:0:-1]]  # [cA_J, cD_J, ..., cD_1]
     if level == 0 or [c.shape[1] for c in cs] != expected:
         return None
+    if (da := gathered.wavedec_adjoint(cs, w, mode, lengths)) is not None:
+        return da
     if not dense.pays(w, lengths[0], expected, cs[0].dtype):
         return None
     op = dense.analysis_matrix(w, mode, lengths[0], level).T  # (n, N_c)
@@ -553,6 +559,10 @@ def _waverec_adjoint_dense(xp: Any, g: Any, w: Wavelet, mode: str,
     """:math:`R^T` as one matrix product (:mod:`wavelearn.dwt.dense`) for a short ``g``
     (its rows cut to ``g``'s length: the adjoint of ``length=``), or None."""
     natural = _natural_length(lengths, w, mode) if len(lengths) > 1 else None
+    if natural is not None:
+        grads = gathered.waverec_adjoint(g, w, mode, lengths, _waverec_lengths(lengths, w, mode))
+        if grads is not None:
+            return grads
     if natural is None or not dense.pays(w, natural, lengths, g.dtype):
         return None
     op = dense.synthesis_adjoint(w, mode, tuple(lengths), g.shape[1])  # (N_c, len(g))
