@@ -228,3 +228,44 @@ def test_one_schedule_drives_both_optimizers_of_decoupled_adamw() -> None:
     assert restored[0].lr == restored[1].lr == decay.lr
     with pytest.raises(ValueError, match="same lr"):
         WarmupCosineSchedule([AdamW(params, lr=0.1), AdamW(params, lr=0.2)], 1, 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adamw_compiled_pass_gives_the_plain_codes_bits(dtype, monkeypatch) -> None:
+    """One compiled pass (NumPy arrays, torch CPU tensors) against the plain array code
+    of AdamW.update, bit for bit over a few steps; new arrays each step, as before."""
+    from wavelearn.nn import compiled
+
+    calls = []
+    real = compiled.adamw
+    monkeypatch.setattr(compiled, "adamw", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(0)
+    data = [rng.standard_normal(s).astype(dtype) for s in [(7, 5), (5,), ()]]
+    grads = [[rng.standard_normal(d.shape).astype(dtype) for d in data] for _ in range(3)]
+    runs = {}
+    for fast in (True, False):
+        monkeypatch.setattr(compiled, "USE_COMPILED", fast)
+        params = [Parameter(d.copy()) for d in data]
+        opt = AdamW(params, lr=0.01, weight_decay=0.1)
+        for step in grads:
+            before = [p.data for p in params]
+            for p, g in zip(params, step, strict=True):
+                p.grad = g
+            opt.step()
+            assert all(p.data is not b for p, b in zip(params, before, strict=True))
+        runs[fast] = [p.data for p in params] + [opt.state[i]["exp_avg_sq"] for i in range(3)]
+    assert len(calls) == 9  # three parameters, three steps, all compiled
+    for a, b in zip(runs[True], runs[False], strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    monkeypatch.setattr(compiled, "USE_COMPILED", True)
+    calls.clear()
+    with wavelearn.use_backend("torch"):  # the same loop over the tensors' memory
+        params = [Parameter(torch.from_numpy(d.copy())) for d in data]
+        opt = AdamW(params, lr=0.01, weight_decay=0.1)
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = torch.from_numpy(g)
+            opt.step()
+    assert len(calls) == 9
+    for p, want in zip(params, runs[False][:3], strict=True):
+        assert torch.is_tensor(p.data) and np.array_equal(p.data.numpy(), want)

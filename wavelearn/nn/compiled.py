@@ -64,6 +64,7 @@ def _build(njit: Any) -> dict[str, Any]:
         "mask_scale_plus": njit(**exact)(_mask_scale_plus),
         "mask_scale_into": njit(**exact)(_mask_scale_into),
         "mask_scale_in_place": njit(**exact)(_mask_scale_in_place),
+        "adamw": njit(**exact)(_adamw),
     }
 
 
@@ -188,9 +189,32 @@ def mask_scale_plus(b: np.ndarray, keep: np.ndarray, scale: float, x: np.ndarray
                                  np.array([scale, 1, 0], dtype=b.dtype), x.reshape(-1))
 
 
+def adamw(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
+          out: tuple[np.ndarray, np.ndarray, np.ndarray], k: list[float]) -> None:
+    r"""One AdamW step of a parameter (:class:`wavelearn.training.optim.AdamW`), one pass
+    instead of about ten over it: ``out = (p', m', v')`` from ``p, g, m, v`` (contiguous
+    arrays of one shape and dtype), ``k = [beta1, 1 - beta1, beta2, 1 - beta2,
+    step_size, sqrt(1 - beta2^t), eps, 1 - lr wd]``. Each constant rounded to the
+    arrays' dtype and each operation of NumPy's chain in its order: the same bits."""
+    kd = np.array(k, dtype=p.dtype)  # as NumPy rounds a Python float beside an array
+    kernels()["adamw"](p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1),
+                       out[0].reshape(-1), out[1].reshape(-1), out[2].reshape(-1), kd)
+
+
 # ---------------------------------------------------------------------------
 # The loops (compiled by numba)
 # ---------------------------------------------------------------------------
+
+
+def _adamw(p, g, m, v, p1, m1, v1, k):  # noqa: PLR0913
+    """:func:`adamw`: the operations of ``AdamW.update``, element by element."""
+    b1, c1, b2, c2, step, bc2, eps, decay = k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * (gi * gi)
+        m1[i], v1[i] = mi, vi
+        p1[i] = p[i] * decay - step * (mi / (np.sqrt(vi) / bc2 + eps))
 
 
 def _bias_gelu_u(h, bias, u, k):

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from wavelearn.backend import array_namespace
+from wavelearn.backend import array_namespace, backend_of
+from wavelearn.nn import compiled
 from wavelearn.nn.module import Module, Parameter, move_like
 
 
@@ -145,13 +146,34 @@ class AdamW(Optimizer):
             state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
         state["step"] += 1
         g = p.grad
-        state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
-        state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)
         step_size = self.lr / (1.0 - beta1 ** state["step"])
         bias_correction2_sqrt = math.sqrt(1.0 - beta2 ** state["step"])
+        k = [beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_size, bias_correction2_sqrt,
+             self.eps, 1.0 - self.lr * self.weight_decay]
+        if _compiled_adamw(xp, p, state, k):  # the same operations in one pass
+            return
+        state["exp_avg"] = beta1 * state["exp_avg"] + (1.0 - beta1) * g
+        state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)
         denom = xp.sqrt(state["exp_avg_sq"]) / bias_correction2_sqrt + self.eps
         decayed = p.data * (1.0 - self.lr * self.weight_decay)
         p.data = decayed - step_size * (state["exp_avg"] / denom)
+
+
+def _compiled_adamw(xp: Any, p: Parameter, state: dict[str, Any], k: list[float]) -> bool:
+    """:meth:`AdamW.update`'s arithmetic as one compiled pass
+    (:func:`wavelearn.nn.compiled.adamw`, the same bits) into new arrays, for NumPy
+    arrays and torch CPU tensors (through their memory,
+    :meth:`~wavelearn.backend.Backend.host_view`) of float32/float64; False where it
+    does not run (other arrays: the plain code above)."""
+    arrays = [p.data, p.grad, state["exp_avg"], state["exp_avg_sq"]]
+    backend = backend_of(p.data)
+    hosts = [backend.host_view(a) for a in arrays]
+    if any(h is None or h.shape != hosts[0].shape for h in hosts) or not compiled.available(*hosts):
+        return False
+    new = [xp.empty_like(a) for a in arrays[:1] + arrays[2:]]  # p', m', v'
+    compiled.adamw(*hosts, tuple(backend.host_view(a) for a in new), k)
+    p.data, state["exp_avg"], state["exp_avg_sq"] = new
+    return True
 
 
 class SGD(Optimizer):
