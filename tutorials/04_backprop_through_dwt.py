@@ -129,14 +129,18 @@ for name, band in [("cA2", 0), ("cD2", 1), ("cD1", 2)]:
 # cost about $2F$ per coefficient, $2FM$ in all. For long signals the matrix
 # loses by far (and needs $MN$ numbers of memory); for short ones it can win,
 # because one large matrix product runs at the machine's full speed where the
-# levels make many small ones. wavelearn does just that: for a short signal on
-# the CPU, `wavedec`, `waverec` and their adjoints build the matrix once, from
-# unit vectors through the levels as above, and apply it as one product
-# (`wavelearn/dwt/dense.py`). They keep to the levels where the matrix would
-# cost more than `DENSE_RATIO` times the filters or hold more than
+# levels make many small ones. wavelearn does just that: for a short signal of
+# few channels on the CPU, `wavedec`, `waverec` and their adjoints build the
+# matrix once, from unit vectors through the levels as above, and apply it as one
+# product (`wavelearn/dwt/dense.py`). They keep to the levels where the matrix
+# would cost more than `DENSE_RATIO` times the filters or hold more than
 # `DENSE_MAX_ENTRIES` numbers. The cell compares wavelearn's matrix with the one
 # PyWavelets' `wavedec` gives, and prints where the switch lies for db4 and 3
-# levels.
+# levels. Arrays of 8 channels or more take the levels after all, each level as
+# one compiled loop that reads its taps from a small table, ends included
+# (`wavelearn/dwt/gathered.py`): $2F$ multiply-adds per coefficient without the
+# many small products, which beat the matrix (0.13 against 0.49 ms for the
+# default model's `wavedec` of (32, 100, 64) on one core).
 
 # %%
 import pywt

@@ -33,7 +33,11 @@ level path's multiply-adds and has at most :data:`DENSE_MAX_ENTRIES` entries: a
 bounded matrix per (wavelet, mode, lengths), kept in a small cache -- memory
 stays O(1) per transform, never :math:`O(N^2)`.
 
-Only NumPy arrays and torch CPU tensors of real floats take it, and only finite
+Arrays of many channels take the gathered levels first
+(:mod:`wavelearn.dwt.gathered`: :math:`2F` multiply-adds per coefficient in one
+compiled call per level); the matrix serves signals of few channels, the modes
+without tables, and torch tensors under ``torch.compile``. Only NumPy arrays and
+torch CPU tensors of real floats take it, and only finite
 data that cannot overflow (:func:`use_dense`): a zero of the matrix times
 ``inf`` would be NaN where the level path keeps ``inf``.
 """

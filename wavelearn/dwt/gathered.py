@@ -137,15 +137,12 @@ class _Level:
         self.src_l, self.sign_l, self.src_r, self.sign_r = pads
 
     def source(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The sample (-1: none) and sign of padded samples ``k``."""
-        n, left = self.n, self.left
-        inner = np.clip(k - left, 0, n - 1)
-        src = np.where(k < left, self.src_l[np.clip(k, 0, max(left - 1, 0))] if left else -1,
-                       np.where(k >= left + n, self.src_r[np.clip(k - left - n, 0, None)]
-                                if len(self.src_r) else -1, inner))
-        sign = np.where(k < left, self.sign_l[np.clip(k, 0, max(left - 1, 0))] if left else 0.0,
-                        np.where(k >= left + n, self.sign_r[np.clip(k - left - n, 0, None)]
-                                 if len(self.sign_r) else 0.0, 1.0))
+        """The sample (-1: none) and sign of padded samples ``k`` (an integer array)."""
+        src, sign = k - self.left, np.ones(k.shape)  # inside: the sample itself
+        for pad, s_, g_, start in ((k < self.left, self.src_l, self.sign_l, 0),
+                                   (k >= self.left + self.n, self.src_r, self.sign_r,
+                                    self.left + self.n)):
+            src[pad], sign[pad] = s_[k[pad] - start], g_[k[pad] - start]
         live = (src >= 0) & (src < self.present)
         return np.where(live, src, -1), np.where(live, sign, 0.0)
 

@@ -246,8 +246,9 @@ def wavedec(
 
 def wavedec_3d(xp: Any, a: Any, w: Wavelet, mode: str, level: int) -> list[Any]:
     """:func:`wavedec` of ``a`` ``(P, N, Q)`` along axis 1, arguments checked:
-    ``[cA_J, cD_J, ..., cD_1]``, each ``(P, n_j, Q)``. A short signal takes one matrix
-    product (:mod:`wavelearn.dwt.dense`), a longer one the levels: those whose middle
+    ``[cA_J, cD_J, ..., cD_1]``, each ``(P, n_j, Q)``. Many channels take the gathered
+    levels (:mod:`wavelearn.dwt.gathered`), a short signal of few one matrix product
+    (:mod:`wavelearn.dwt.dense`), the others the levels: those whose middle
     runs the compiled tap sums check the few samples their ends read
     (:func:`~wavelearn.dwt.filterbank.middle_by_taps`), the others rely on one check of
     the input (:mod:`wavelearn.dwt.finite`)."""
@@ -345,8 +346,9 @@ def waverec(
 
 def waverec_3d(xp: Any, cs: list[Any], w: Wavelet, mode: str) -> Any:
     """:func:`waverec` of bands ``(P, n_j, Q)`` (None: zeros) along axis 1, of one dtype:
-    ``(P, N, Q)``. Short bands take one matrix product (:mod:`wavelearn.dwt.dense`),
-    longer ones the levels.
+    ``(P, N, Q)``. Many channels take the gathered levels (:mod:`wavelearn.dwt.gathered`),
+    short bands of few one matrix product (:mod:`wavelearn.dwt.dense`), the others the
+    levels.
 
     Bands of many channels, whose levels run the compiled tap sums in their middle,
     check only the few coefficients their ends read
