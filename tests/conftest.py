@@ -65,19 +65,23 @@ def has_cuda_fixture() -> bool:
 @pytest.fixture(name="level_path")
 def level_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     """The DWT's level-by-level path only: the whole-transform matrices of
-    :mod:`wavelearn.dwt.dense` switched off (for tests of that path's own code)."""
-    from wavelearn.dwt import dense
+    :mod:`wavelearn.dwt.dense` and the gathered levels of :mod:`wavelearn.dwt.gathered`
+    switched off (for tests of that path's own code)."""
+    from wavelearn.dwt import dense, gathered
 
     monkeypatch.setattr(dense, "DENSE_MAX_ENTRIES", 0)
+    monkeypatch.setattr(gathered, "USE_GATHERED", False)
 
 
 @pytest.fixture(name="blas_path")
 def blas_path_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     """The blocked DWT's middle by BLAS products: the compiled loops of
-    :mod:`wavelearn.dwt.compiled` switched off (for tests of the BLAS code)."""
-    from wavelearn.dwt import compiled
+    :mod:`wavelearn.dwt.compiled` and the gathered levels switched off (for tests of
+    the BLAS code)."""
+    from wavelearn.dwt import compiled, gathered
 
     monkeypatch.setattr(compiled, "USE_COMPILED", False)
+    monkeypatch.setattr(gathered, "USE_GATHERED", False)
 
 
 @pytest.fixture(name="count_calls")

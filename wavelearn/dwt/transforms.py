@@ -497,7 +497,7 @@ def wavedec_adjoint(
     for _ in range(len(cs) - 1):
         lengths.append(dwt_coeff_len(lengths[-1], w, mode))
     _expect_len(cs[0].shape[1], lengths[-1], "dcoeffs[0]", length)
-    if (da := _wavedec_adjoint_dense(xp, cs, w, mode, lengths)) is not None:
+    if (da := _wavedec_adjoint_whole(xp, cs, w, mode, lengths)) is not None:
         return from_3d(xp, da, layout)
     da = cs[0]
     for j, dd in enumerate(cs[1:], start=1):  # coarsest level first
@@ -507,10 +507,12 @@ def wavedec_adjoint(
     return from_3d(xp, da, layout)
 
 
-def _wavedec_adjoint_dense(xp: Any, cs: list[Any], w: Wavelet, mode: str,
+def _wavedec_adjoint_whole(xp: Any, cs: list[Any], w: Wavelet, mode: str,
                            lengths: list[int]) -> Any:
-    """:math:`W^T` of short bands as one matrix product (:mod:`wavelearn.dwt.dense`), or
-    None where the level path is to run (it also raises for bands of wrong lengths).
+    """:math:`W^T` in one go: the gathered levels (many channels,
+    :mod:`wavelearn.dwt.gathered`) or, for short bands, one matrix product
+    (:mod:`wavelearn.dwt.dense`); None where the level path is to run (it also raises
+    for bands of wrong lengths).
     ``lengths``: the signal's length, then the approximation's at each level."""
     level = len(cs) - 1
     expected = [lengths[-1], *lengths[:0:-1]]  # [cA_J, cD_J, ..., cD_1]
@@ -543,7 +545,7 @@ def waverec_adjoint(
     if g.shape[1] not in (natural, natural - 1):
         raise ValueError(f"dy has {g.shape[1]} samples; waverec of coefficients with lengths "
                          f"{list(coeff_lengths)} gives {natural} (or {natural - 1} with length=)")
-    if (grads := _waverec_adjoint_dense(xp, g, w, mode, list(coeff_lengths))) is not None:
+    if (grads := _waverec_adjoint_whole(xp, g, w, mode, list(coeff_lengths))) is not None:
         return [from_3d(xp, c, layout) for c in grads]
     zeros = natural - g.shape[1]  # adjoint of the crop: a zero at the end
     grads = []
@@ -556,10 +558,12 @@ def waverec_adjoint(
     return [from_3d(xp, c, layout) for c in grads[::-1]]
 
 
-def _waverec_adjoint_dense(xp: Any, g: Any, w: Wavelet, mode: str,
+def _waverec_adjoint_whole(xp: Any, g: Any, w: Wavelet, mode: str,
                            lengths: list[int]) -> list[Any] | None:
-    """:math:`R^T` as one matrix product (:mod:`wavelearn.dwt.dense`) for a short ``g``
-    (its rows cut to ``g``'s length: the adjoint of ``length=``), or None."""
+    """:math:`R^T` in one go: the gathered levels (many channels,
+    :mod:`wavelearn.dwt.gathered`) or, for a short ``g``, one matrix product
+    (:mod:`wavelearn.dwt.dense`, its rows cut to ``g``'s length: the adjoint of
+    ``length=``); None where the level path is to run."""
     natural = _natural_length(lengths, w, mode) if len(lengths) > 1 else None
     if natural is not None:
         grads = gathered.waverec_adjoint(g, w, mode, lengths, _waverec_lengths(lengths, w, mode))
