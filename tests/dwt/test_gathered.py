@@ -101,7 +101,7 @@ def test_transforms_match_the_level_path_and_pywt(name, mode, dtype, spy, monkey
     for n, level in [(1, 1), (5, 2), (23, 3), (64, 3), (101, 4)]:
         if mode == "reflect" and n < 2 ** level:
             continue  # reflect needs two samples at every level
-        x = rng.standard_normal((3, n, 9)).astype(dtype)
+        x = rng.standard_normal((3, n, 40)).astype(dtype)
         before = dict(spy)
         got = _four(x, name, mode, level, np.random.default_rng(n))
         assert spy["gather_down"] > before["gather_down"], (n, spy)
@@ -120,7 +120,7 @@ def test_transforms_match_the_level_path_and_pywt(name, mode, dtype, spy, monkey
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("mode", ["periodization", "symmetric", "zero", "antisymmetric"])
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
-def test_nonfinite_values_land_where_the_level_path_puts_them(mode, bad, monkeypatch):
+def test_nonfinite_values_land_where_the_level_path_puts_them(mode, bad, spy, monkeypatch):
     """No check first: each output sums the products of its own taps, so NaN and inf
     come out where the level path (PyWavelets' sums) has them."""
     x = np.random.default_rng(4).standard_normal((2, 40, 16))
@@ -129,6 +129,7 @@ def test_nonfinite_values_land_where_the_level_path_puts_them(mode, bad, monkeyp
         y[1, k, 3] = bad
         y[0, k, 5] = -bad
         got = _four(y, "db3", mode, 3, np.random.default_rng(k))
+        assert spy["gather_down"] and spy["gather_up"]  # (16 float64 channels: gathered)
         with monkeypatch.context() as mp:
             mp.setattr(gathered, "USE_GATHERED", False)
             want = _four(y, "db3", mode, 3, np.random.default_rng(k))
@@ -141,7 +142,7 @@ def test_nonfinite_values_land_where_the_level_path_puts_them(mode, bad, monkeyp
 
 def test_results_do_not_depend_on_the_threads(monkeypatch):
     """Rows cut into chunks that threads share: the same bits with 1 and 3 threads."""
-    x = np.random.default_rng(5).standard_normal((16, 1000, 24)).astype(np.float32)
+    x = np.random.default_rng(5).standard_normal((16, 1000, 40)).astype(np.float32)
     runs = []
     for threads in ("1", "3"):
         monkeypatch.setenv("WAVELEARN_NUM_THREADS", threads)
@@ -151,11 +152,14 @@ def test_results_do_not_depend_on_the_threads(monkeypatch):
 
 
 def test_few_channels_take_the_other_paths(spy):
+    """Rows of fewer than MIN_ROW_BYTES (one signal; 16 float32 channels) take the
+    other paths; 16 float64 channels, as many bytes, the gathered levels."""
     rng = np.random.default_rng(6)
     wl.wavedec(rng.standard_normal(100), "db2", "zero", level=2)  # one channel
-    assert spy == {"gather_down": 0, "gather_up": 0}
-    wl.wavedec(rng.standard_normal((1, 100, gathered.MIN_CHANNELS)), "db2", "zero", level=2,
+    wl.wavedec(rng.standard_normal((2, 100, 16)).astype(np.float32), "db2", "zero", level=2,
                axis=1)
+    assert spy == {"gather_down": 0, "gather_up": 0}
+    wl.wavedec(rng.standard_normal((2, 100, 16)), "db2", "zero", level=2, axis=1)
     assert spy["gather_down"] == 2
 
 
@@ -188,7 +192,7 @@ def test_tables_do_not_grow_with_the_signal():
 
 def test_torch_cpu_tensors_take_the_loops(spy):
     torch = pytest.importorskip("torch")
-    x = np.random.default_rng(7).standard_normal((4, 100, 16)).astype(np.float32)
+    x = np.random.default_rng(7).standard_normal((4, 100, 32)).astype(np.float32)
     dec = wl.wavedec(torch.from_numpy(x), "db4", "periodization", level=3, axis=1)
     rec = wl.waverec(dec, "db4", "periodization", axis=1)
     assert spy == {"gather_down": 3, "gather_up": 3}
