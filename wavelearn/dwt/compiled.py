@@ -150,10 +150,10 @@ def gather_down(x: np.ndarray, taps: Any, y0: np.ndarray, y1: np.ndarray) -> Non
     (xb, (xs0, xs1, _)), (ab, (as0, as1, _)), (db, (ds0, ds1, _)) = flat(x), flat(y0), flat(y1)
     loops, (P, R, Q) = kernels()["gather_down"], y0.shape
     f0, f1 = taps.weights(x.dtype)
-    idx, count, shape = taps.idx, taps.count, taps.scalars()
+    idx, count, shape, nz = taps.idx, taps.count, taps.scalars(), _negative_zero(x.dtype)
 
     def task(ps: slice, rs: slice) -> None:
-        loops(xb, xs0, xs1, idx, count, f0, f1, *shape, ab, as0, as1, db, ds0, ds1,
+        loops(xb, xs0, xs1, idx, count, f0, f1, *shape, nz, ab, as0, as1, db, ds0, ds1,
               ps.start, ps.stop, rs.start, rs.stop, Q)
 
     run_tasks(task, chunks(P, R, 2 * Q), parallel=2 * y0.size >= PARALLEL_MIN)
@@ -167,10 +167,10 @@ def gather_up(x0: np.ndarray, x1: np.ndarray, taps: Any, y: np.ndarray) -> None:
     (ab, (as0, as1, _)), (db, (ds0, ds1, _)), (yb, (ys0, ys1, _)) = flat(x0), flat(x1), flat(y)
     loops, (P, R, Q) = kernels()["gather_up"], y.shape
     f0, f1 = taps.weights(y.dtype)
-    idx, count, shape = taps.idx, taps.count, taps.scalars()
+    idx, count, shape, nz = taps.idx, taps.count, taps.scalars(), _negative_zero(y.dtype)
 
     def task(ps: slice, rs: slice) -> None:
-        loops(ab, as0, as1, db, ds0, ds1, idx, count, f0, f1, *shape, yb, ys0, ys1,
+        loops(ab, as0, as1, db, ds0, ds1, idx, count, f0, f1, *shape, nz, yb, ys0, ys1,
               ps.start, ps.stop, rs.start, rs.stop, Q)
 
     run_tasks(task, chunks(P, R, Q), parallel=y.size >= PARALLEL_MIN)
@@ -304,10 +304,12 @@ _row_of = _stored_row  # (replaced by its compiled form in _build)
 
 
 def _gather_down_loops(x, xs0, xs1, idx, cnt, f0, f1, R, head, period, shift, tail,  # noqa: PLR0913
-                       a, as0, as1, d, ds0, ds1, p0, p1, r0, r1, Q):
+                       nz, a, as0, as1, d, ds0, ds1, p0, p1, r0, r1, Q):
     """:func:`gather_down`: for each output row, its taps four at a time (four input rows
-    read once for both outputs), then one at a time; the first block writes the outputs,
-    the others add to them; a row without taps is zero."""
+    read once for both outputs), then one at a time; the first block writes the outputs
+    (``zero`` = -0.0 + the sum: the sum itself), the others add to them, as
+    :func:`_filter_down_loops`; a row without taps is zero."""
+    zero = nz[0]
     for p in range(p0, p1):
         for rr in range(r0, r1):
             r, off = _row_of(rr, R, head, period, shift, tail)
@@ -323,38 +325,31 @@ def _gather_down_loops(x, xs0, xs1, idx, cnt, f0, f1, R, head, period, shift, ta
                 d0, d1, d2, d3 = f1[r, t], f1[r, t + 1], f1[r, t + 2], f1[r, t + 3]
                 i0, i1 = xo + idx[r, t] * xs1, xo + idx[r, t + 1] * xs1
                 i2, i3 = xo + idx[r, t + 2] * xs1, xo + idx[r, t + 3] * xs1
-                if t == 0:
-                    for q in range(Q):
-                        v0, v1 = x[np.uint64(i0 + q)], x[np.uint64(i1 + q)]
-                        v2, v3 = x[np.uint64(i2 + q)], x[np.uint64(i3 + q)]
-                        a[np.uint64(ya + q)] = a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                        d[np.uint64(yd + q)] = d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
-                else:
-                    for q in range(Q):
-                        v0, v1 = x[np.uint64(i0 + q)], x[np.uint64(i1 + q)]
-                        v2, v3 = x[np.uint64(i2 + q)], x[np.uint64(i3 + q)]
-                        a[np.uint64(ya + q)] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
-                        d[np.uint64(yd + q)] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+                first = t == 0
+                for q in range(Q):
+                    v0, v1 = x[np.uint64(i0 + q)], x[np.uint64(i1 + q)]
+                    v2, v3 = x[np.uint64(i2 + q)], x[np.uint64(i3 + q)]
+                    j1, j2 = np.uint64(ya + q), np.uint64(yd + q)
+                    a[j1] = (zero if first else a[j1]) + (a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3)
+                    d[j2] = (zero if first else d[j2]) + (d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3)
                 t += 4
             while t < T:
                 a0, d0, i0 = f0[r, t], f1[r, t], xo + idx[r, t] * xs1
-                if t == 0:
-                    for q in range(Q):
-                        v0 = x[np.uint64(i0 + q)]
-                        a[np.uint64(ya + q)] = a0 * v0
-                        d[np.uint64(yd + q)] = d0 * v0
-                else:
-                    for q in range(Q):
-                        v0 = x[np.uint64(i0 + q)]
-                        a[np.uint64(ya + q)] += a0 * v0
-                        d[np.uint64(yd + q)] += d0 * v0
+                first = t == 0
+                for q in range(Q):
+                    v0 = x[np.uint64(i0 + q)]
+                    j1, j2 = np.uint64(ya + q), np.uint64(yd + q)
+                    a[j1] = (zero if first else a[j1]) + a0 * v0
+                    d[j2] = (zero if first else d[j2]) + d0 * v0
                 t += 1
 
 
 def _gather_up_loops(x0, as0, as1, x1, ds0, ds1, idx, cnt, f0, f1,  # noqa: PLR0913
-                     R, head, period, shift, tail, y, ys0, ys1, p0, p1, r0, r1, Q):
+                     R, head, period, shift, tail, nz, y, ys0, ys1, p0, p1, r0, r1, Q):
     """:func:`gather_up`: for each output row, its taps two at a time (four input rows:
-    both inputs at two positions), then one; the first block writes, the others add."""
+    both inputs at two positions), then one; the first block writes, the others add
+    (as :func:`_gather_down_loops`)."""
+    zero = nz[0]
     for p in range(p0, p1):
         for rr in range(r0, r1):
             r, off = _row_of(rr, R, head, period, shift, tail)
@@ -368,28 +363,21 @@ def _gather_up_loops(x0, as0, as1, x1, ds0, ds1, idx, cnt, f0, f1,  # noqa: PLR0
                 a0, a1, d0, d1 = f0[r, t], f0[r, t + 1], f1[r, t], f1[r, t + 1]
                 i0, i1 = ao + idx[r, t] * as1, ao + idx[r, t + 1] * as1
                 j0, j1 = do + idx[r, t] * ds1, do + idx[r, t + 1] * ds1
-                if t == 0:
-                    for q in range(Q):
-                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
-                        v2, v3 = x0[np.uint64(i1 + q)], x1[np.uint64(j1 + q)]
-                        y[np.uint64(yo + q)] = a0 * v0 + d0 * v1 + a1 * v2 + d1 * v3
-                else:
-                    for q in range(Q):
-                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
-                        v2, v3 = x0[np.uint64(i1 + q)], x1[np.uint64(j1 + q)]
-                        y[np.uint64(yo + q)] += a0 * v0 + d0 * v1 + a1 * v2 + d1 * v3
+                first = t == 0
+                for q in range(Q):
+                    v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
+                    v2, v3 = x0[np.uint64(i1 + q)], x1[np.uint64(j1 + q)]
+                    k = np.uint64(yo + q)
+                    y[k] = (zero if first else y[k]) + (a0 * v0 + d0 * v1 + a1 * v2 + d1 * v3)
                 t += 2
             if t < T:
                 a0, d0 = f0[r, t], f1[r, t]
                 i0, j0 = ao + idx[r, t] * as1, do + idx[r, t] * ds1
-                if t == 0:
-                    for q in range(Q):
-                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
-                        y[np.uint64(yo + q)] = a0 * v0 + d0 * v1
-                else:
-                    for q in range(Q):
-                        v0, v1 = x0[np.uint64(i0 + q)], x1[np.uint64(j0 + q)]
-                        y[np.uint64(yo + q)] += a0 * v0 + d0 * v1
+                first = t == 0
+                for q in range(Q):
+                    k = np.uint64(yo + q)
+                    y[k] = (zero if first else y[k]) + (a0 * x0[np.uint64(i0 + q)]
+                                                        + d0 * x1[np.uint64(j0 + q)])
 
 
 def _sum_squares_loop(x, s0, R, L):
